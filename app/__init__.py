@@ -1,0 +1,3 @@
+"""Deep Live Cam: real-time face swap."""
+
+__version__ = "0.1.0"
