@@ -1,0 +1,122 @@
+"""The one object that owns every model session.
+
+Sessions are created on first use from local files only (never a hub download), on the providers chosen
+once for the whole set. Front ends create one `ModelSet` and pass it in; nothing looks models up globally.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+import onnxruntime as ort
+
+from app.core import manifest
+from app.core.errors import ModelError
+from app.core.providers import choose_providers
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+DOWNLOAD_HINT = "run `deep-live-cam models download` (or open the GUI's model dialog)"
+
+
+def missing_files_message(paths: Iterable[Path]) -> str:
+    names = "\n  ".join(str(p) for p in paths)
+    return f"model files missing:\n  {names}\n{DOWNLOAD_HINT}"
+
+
+class ModelSet:
+    """Lazily loaded, thread-safe model sessions over one models folder."""
+
+    def __init__(self, models_dir: Path, providers: Sequence[str] | None = None) -> None:
+        self.models_dir = Path(models_dir)
+        self.providers = choose_providers(providers)
+        self._lock = threading.Lock()
+        self._loaded: dict[str, Any] = {}
+
+    def path(self, entry: manifest.ModelFile) -> Path:
+        return self.models_dir / entry.relpath
+
+    def require(self, entries: Iterable[manifest.ModelFile]) -> None:
+        """Raise one ModelError naming every missing file, before any work starts."""
+        missing = [self.path(e) for e in entries if not self.path(e).is_file()]
+        if missing:
+            raise ModelError(missing_files_message(missing))
+
+    # --- the models -------------------------------------------------------------------------------
+    @property
+    def detector(self) -> Any:
+        """insightface SCRFD over buffalo_l/det_10g.onnx."""
+        return self._get("detector", lambda: self._load_insightface(manifest.DETECTOR, "SCRFD"))
+
+    @property
+    def recognizer(self) -> Any:
+        """insightface ArcFaceONNX over buffalo_l/w600k_r50.onnx."""
+        return self._get("recognizer", lambda: self._load_insightface(manifest.RECOGNIZER, "ArcFaceONNX"))
+
+    @property
+    def swapper(self) -> Any:
+        """insightface INSwapper over inswapper_128.onnx (we use its session and emap, not its paste-back)."""
+        return self._get("swapper", lambda: self._load_insightface(manifest.INSWAPPER, "INSwapper"))
+
+    @property
+    def restorer(self) -> ort.InferenceSession:
+        """GFPGAN v1.4 as an onnxruntime session (the ONNX file, or the cached conversion of the .pth)."""
+        return self._get("restorer", self._load_restorer)
+
+    def loaded_providers(self) -> dict[str, list[str]]:
+        """Which providers each loaded model really runs on."""
+        out = {}
+        for key, model in list(self._loaded.items()):
+            session = getattr(model, "session", model)
+            out[key] = list(session.get_providers())
+        return out
+
+    # --- loading ----------------------------------------------------------------------------------
+    def _get(self, key: str, load: Callable[[], T]) -> T:
+        with self._lock:
+            if key not in self._loaded:
+                self._loaded[key] = load()
+                session = getattr(self._loaded[key], "session", self._loaded[key])
+                log.info("%s runs on %s", key, ", ".join(session.get_providers()))
+            return self._loaded[key]  # type: ignore[no-any-return]
+
+    def _load_insightface(self, entry: manifest.ModelFile, expected_class: str) -> Any:
+        path = self.path(entry)
+        if not path.is_file():
+            raise ModelError(missing_files_message([path]))
+        from insightface import model_zoo
+
+        try:
+            # insightface prints model shapes to stdout; keep the library quiet.
+            with contextlib.redirect_stdout(io.StringIO()):
+                model = model_zoo.get_model(str(path), providers=self.providers)
+        except Exception as exc:  # onnx/onnxruntime raise many types for a damaged file
+            raise ModelError(
+                f"model file {path} is corrupt or unreadable ({type(exc).__name__}); "
+                f"delete it and {DOWNLOAD_HINT}, or check it with `deep-live-cam models verify`"
+            ) from exc
+        if type(model).__name__ != expected_class:
+            raise ModelError(
+                f"model file {path} is not a {entry.purpose} model (it loads as {type(model).__name__}); "
+                f"replace it: {DOWNLOAD_HINT}"
+            )
+        return model
+
+    def _load_restorer(self) -> ort.InferenceSession:
+        from app.core.gfpgan_convert import ensure_restorer_onnx
+
+        path = ensure_restorer_onnx(self.models_dir)
+        try:
+            return ort.InferenceSession(str(path), providers=self.providers)
+        except Exception as exc:
+            raise ModelError(
+                f"model file {path} is corrupt or unreadable ({type(exc).__name__}); delete it and "
+                f"{DOWNLOAD_HINT}"
+            ) from exc

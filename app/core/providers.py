@@ -1,0 +1,63 @@
+"""Which onnxruntime execution providers run the models."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+import onnxruntime as ort
+
+from app.core.errors import OptionError
+
+log = logging.getLogger(__name__)
+
+# Best first. CPU is always the last resort.
+PREFERENCE = (
+    "TensorrtExecutionProvider",
+    "CUDAExecutionProvider",
+    "CoreMLExecutionProvider",
+    "DmlExecutionProvider",
+    "CPUExecutionProvider",
+)
+ALIASES = {
+    "tensorrt": "TensorrtExecutionProvider",
+    "trt": "TensorrtExecutionProvider",
+    "cuda": "CUDAExecutionProvider",
+    "coreml": "CoreMLExecutionProvider",
+    "directml": "DmlExecutionProvider",
+    "dml": "DmlExecutionProvider",
+    "cpu": "CPUExecutionProvider",
+}
+
+
+def parse_provider_list(text: str | None) -> list[str] | None:
+    """'cuda,cpu' -> ['CUDAExecutionProvider', 'CPUExecutionProvider']; None/'' -> None (automatic)."""
+    if not text:
+        return None
+    names = []
+    for raw in text.split(","):
+        name = raw.strip()
+        if not name:
+            continue
+        full = ALIASES.get(name.lower(), name)
+        if full not in PREFERENCE and not full.endswith("ExecutionProvider"):
+            raise OptionError(f"unknown execution provider {name!r}; choose from {', '.join(sorted(ALIASES))}")
+        names.append(full)
+    return names or None
+
+
+def choose_providers(requested: Sequence[str] | None = None) -> list[str]:
+    """The providers to ask onnxruntime for: the requested ones that exist here (in the given order), else
+    every preferred one that exists; CPU always last so an unsupported operator still runs."""
+    available = list(ort.get_available_providers())
+    if requested:
+        chosen = [p for p in requested if p in available]
+        missing = [p for p in requested if p not in available]
+        if missing:
+            log.warning("not available in this onnxruntime build: %s (available: %s)", ", ".join(missing),
+                        ", ".join(available))
+    else:
+        chosen = [p for p in PREFERENCE if p in available]
+    if "CPUExecutionProvider" not in chosen:
+        chosen.append("CPUExecutionProvider")
+    return chosen

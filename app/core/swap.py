@@ -1,0 +1,39 @@
+"""inswapper_128: the source identity onto an aligned target crop."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+from insightface.utils import face_align
+
+from app.core.types import Embedding, Frame, Points
+
+Matrix = npt.NDArray[np.float64]  # 2x3 affine, frame -> crop
+Latent = npt.NDArray[np.float32]  # (1, 512)
+
+
+def source_latent(swapper: Any, embedding: Embedding) -> Latent:
+    """latent = normed embedding @ emap, renormalised (insightface's INSwapper.get)."""
+    normed = embedding / np.linalg.norm(embedding)
+    latent = normed.reshape((1, -1)).astype(np.float32) @ np.asarray(swapper.emap, dtype=np.float32)
+    latent /= np.linalg.norm(latent)
+    return latent.astype(np.float32)
+
+
+def align_crop(frame: Frame, points: Points, size: int) -> tuple[Frame, Matrix]:
+    """The target face aligned as insightface's norm_crop2 does, and the frame->crop matrix."""
+    crop, matrix = face_align.norm_crop2(frame, points, size)
+    return crop, matrix
+
+
+def swap_crop(swapper: Any, crop: Frame, latent: Latent) -> Frame:
+    """Run the swap model on an aligned BGR crop; returns the swapped BGR crop of the same size."""
+    size = int(swapper.input_size[0])
+    blob = cv2.dnn.blobFromImage(crop, 1.0 / 255.0, (size, size), (0.0, 0.0, 0.0), swapRB=True)
+    pred = swapper.session.run(swapper.output_names, {swapper.input_names[0]: blob, swapper.input_names[1]: latent})[0]
+    rgb = pred[0].transpose(1, 2, 0)
+    bgr = np.clip(255.0 * rgb, 0, 255).astype(np.uint8)[:, :, ::-1]
+    return np.ascontiguousarray(bgr)

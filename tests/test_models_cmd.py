@@ -1,0 +1,115 @@
+"""`deep-live-cam models ...` through argparse, against test manifests and a local HTTP server."""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+
+from app.commands import models_cmd
+from app.core.manifest import MODEL_FILES, ModelFile
+from tests.core.test_download import LocalServer, server, standin_bytes  # noqa: F401 - `server` is a fixture
+
+
+def parse(argv: Sequence[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="deep-live-cam")
+    models_cmd.add_parser(parser.add_subparsers(dest="command"))
+    return parser.parse_args(list(argv))
+
+
+def entry(key: str, data: bytes, url: str = "", *, required: bool = True, default: bool = False) -> ModelFile:
+    return ModelFile(
+        key,
+        f"{key}.onnx",
+        "test",
+        required,
+        size=len(data),
+        sha256=hashlib.sha256(data).hexdigest(),
+        hash_confirmed=True,
+        licence="test licence",
+        licence_url="https://example.invalid/licence",
+        urls=(url,) if url else (),
+        default_download=default,
+    )
+
+
+def test_path_prints_the_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert models_cmd.run(parse(["models", "--models-dir", str(tmp_path), "path"])) == 0
+    assert capsys.readouterr().out.strip() == str(tmp_path)
+
+
+def test_models_dir_after_the_action(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert models_cmd.run(parse(["models", "path", "--models-dir", str(tmp_path)])) == 0
+    assert capsys.readouterr().out.strip() == str(tmp_path)
+
+
+def test_list_shows_every_real_entry(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert models_cmd.run(parse(["models", "--models-dir", str(tmp_path), "list"])) == 0
+    out = capsys.readouterr().out
+    for f in MODEL_FILES:
+        assert f.relpath in out
+    assert "required" in out and "optional" in out and "non-commercial" in out and "Apache-2.0" in out
+    assert "missing" in out
+
+
+def test_verify_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = b"model" * 100
+    files = [entry("need", data), entry("extra", b"xyz", required=False)]
+    args = parse(["models", "--models-dir", str(tmp_path), "verify"])
+
+    assert models_cmd.run(args, files) == 3
+    assert "need.onnx" in capsys.readouterr().err
+
+    (tmp_path / "need.onnx").write_bytes(data)
+    assert models_cmd.run(args, files) == 0  # a missing optional file is fine
+
+    (tmp_path / "extra.onnx").write_bytes(b"xyZ")
+    assert models_cmd.run(args, files) == 3  # a corrupt file never is
+    assert "corrupt" in capsys.readouterr().out
+
+
+def test_verify_on_the_real_manifest_fails_on_an_empty_folder(tmp_path: Path) -> None:
+    assert models_cmd.run(parse(["models", "--models-dir", str(tmp_path), "verify"])) == 3
+
+
+def test_download_default_set_then_verify(
+    server: LocalServer,  # noqa: F811
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    a, b, c = standin_bytes(40_000, 1), standin_bytes(20_000, 2), standin_bytes(10_000, 3)
+    files = [
+        entry("swap", a, server.add("/swap.onnx", a)),
+        entry("restore", b, server.add("/restore.onnx", b), required=False, default=True),
+        entry("extra", c, server.add("/extra.onnx", c), required=False),
+    ]
+    base = ["models", "--models-dir", str(tmp_path)]
+
+    assert models_cmd.run(parse([*base, "download", "--quiet"]), files) == 0
+    assert (tmp_path / "swap.onnx").read_bytes() == a and (tmp_path / "restore.onnx").read_bytes() == b
+    assert not (tmp_path / "extra.onnx").exists()
+    out = capsys.readouterr().out
+    assert "test licence" in out and "sha256 ok" in out
+
+    assert models_cmd.run(parse([*base, "download", "extra"]), files) == 0
+    assert (tmp_path / "extra.onnx").read_bytes() == c
+    assert models_cmd.run(parse([*base, "verify"]), files) == 0
+
+
+def test_download_errors(server: LocalServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:  # noqa: F811
+    data = standin_bytes(10_000)
+    files = [
+        entry("liar", b"expected content", server.add("/liar.onnx", data)),
+        ModelFile("local", "local.onnx", "test", False, note="convert it yourself"),
+    ]
+    base = ["models", "--models-dir", str(tmp_path), "download", "--quiet", "--retries", "1"]
+
+    assert models_cmd.run(parse([*base, "nope"]), files) == 2
+    assert models_cmd.run(parse([*base, "local"]), files) == 2
+    assert "convert it yourself" in capsys.readouterr().err
+
+    assert models_cmd.run(parse([*base, "liar"]), files) == 8
+    assert not (tmp_path / "liar.onnx").exists() and not (tmp_path / "liar.onnx.part").exists()
