@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from insightface.utils import face_align
 
+from app.core.swap import align_crop
 from app.core.types import Embedding, Face, Frame
 
 
@@ -37,7 +37,6 @@ def largest_face(faces: list[Face]) -> Face | None:
 
 def embed_face(recognizer: Any, frame: Frame, face: Face) -> Embedding:
     """The ArcFace embedding of `face`, computed exactly as insightface's ArcFaceONNX.get does."""
-    size = int(recognizer.input_size[0])
-    crop = face_align.norm_crop(frame, landmark=face.points, image_size=size)
+    crop, _ = align_crop(frame, face.points, int(recognizer.input_size[0]))
     feat = recognizer.get_feat(crop).flatten()
     return np.asarray(feat, dtype=np.float32)

@@ -8,6 +8,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 from insightface.utils import face_align
+from skimage import transform
 
 from app.core.types import Embedding, Frame, Points
 
@@ -23,10 +24,28 @@ def source_latent(swapper: Any, embedding: Embedding) -> Latent:
     return latent.astype(np.float32)
 
 
+def alignment_matrix(points: Points, size: int) -> Matrix:
+    """insightface's estimate_norm: the similarity (Umeyama) fit of the five points onto ArcFace's template,
+    scaled for 112- or 128-based crop sizes. (Re-stated here because the library's version calls a
+    scikit-image method that is deprecated and warns on every process.)"""
+    if size % 112 == 0:
+        ratio, shift_x = size / 112.0, 0.0
+    else:
+        ratio = size / 128.0
+        shift_x = 8.0 * ratio
+    dst = face_align.arcface_dst * ratio
+    dst[:, 0] += shift_x
+    tform = transform.SimilarityTransform.from_estimate(points.astype(np.float64), dst.astype(np.float64))
+    if not tform:
+        raise ValueError("degenerate face points")
+    return np.asarray(tform.params[0:2, :], dtype=np.float64)
+
+
 def align_crop(frame: Frame, points: Points, size: int) -> tuple[Frame, Matrix]:
-    """The target face aligned as insightface's norm_crop2 does, and the frame->crop matrix."""
-    crop, matrix = face_align.norm_crop2(frame, points, size)
-    return crop, matrix
+    """The face aligned as insightface's norm_crop2 does, and the frame->crop matrix."""
+    matrix = alignment_matrix(points, size)
+    crop = cv2.warpAffine(frame, matrix, (size, size), borderValue=0.0)
+    return np.ascontiguousarray(crop), matrix
 
 
 def swap_crop(swapper: Any, crop: Frame, latent: Latent) -> Frame:

@@ -1,0 +1,54 @@
+"""Small ONNX stand-ins for the real model files, plus real photos with ground-truth faces.
+
+See /work/shared/DESIGN.md, "Working without real weights". Builders write a file and return its path:
+
+- `build_inswapper(path, seed=0)`: inswapper_128.onnx (inverted, source-tinted face; emap last initializer).
+- `build_recognizer(path, seed=0)`: buffalo_l/w600k_r50.onnx (content-dependent 512-d embedding).
+- `build_planted_detector(path, scenes, det_size=(640, 640), fixed_input=False)`: det_10g.onnx that returns
+  exactly the planted faces for known images and nothing for anything else.
+- `build_tracking_detector(path, image, faces, det_size=(640, 640))`: det_10g.onnx that follows content.
+- `build_models_dir(root)`: a models folder laid out like the real one (used by the `standin_models_dir`
+  fixture in tests/conftest.py).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.standins import photos
+from tests.standins.detector import (
+    OUTPUT_NAMES as DETECTOR_OUTPUT_NAMES,
+    build_planted_detector,
+    build_tracking_detector,
+    letterbox,
+    letterbox_blob,
+)
+from tests.standins.inswapper import build_inswapper, emap_for
+from tests.standins.photos import Scene, TruthFace
+from tests.standins.recognizer import build_recognizer
+
+__all__ = [
+    "DETECTOR_OUTPUT_NAMES",
+    "Scene",
+    "TruthFace",
+    "build_inswapper",
+    "build_models_dir",
+    "build_planted_detector",
+    "build_recognizer",
+    "build_tracking_detector",
+    "emap_for",
+    "letterbox",
+    "letterbox_blob",
+    "photos",
+]
+
+
+def build_models_dir(root: str | Path, det_size: tuple[int, int] = (640, 640)) -> Path:
+    """Build `<root>/inswapper_128.onnx`, `<root>/buffalo_l/det_10g.onnx` (planted with t1.jpg, astronaut and
+    Tom Hanks at det_size) and `<root>/buffalo_l/w600k_r50.onnx`; return root."""
+    root = Path(root)
+    build_inswapper(root / "inswapper_128.onnx")
+    scenes = [(s.image, s.faces) for s in photos.all_scenes()]
+    build_planted_detector(root / "buffalo_l" / "det_10g.onnx", scenes, det_size=det_size)
+    build_recognizer(root / "buffalo_l" / "w600k_r50.onnx")
+    return root
