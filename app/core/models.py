@@ -37,6 +37,8 @@ class ModelSet:
     def __init__(self, models_dir: Path, providers: Sequence[str] | None = None) -> None:
         self.models_dir = Path(models_dir)
         self.providers = choose_providers(providers)
+        # onnxruntime warns about every unused initializer (inswapper's emap is one, by design): errors only.
+        ort.set_default_logger_severity(3)
         self._lock = threading.Lock()
         self._loaded: dict[str, Any] = {}
 

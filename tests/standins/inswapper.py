@@ -1,8 +1,8 @@
 """Stand-in for inswapper_128.onnx (the face swapper).
 
-The real file: inputs `target` [1,3,128,128] (an aligned face, RGB, values in [0,1]) and `source` [1,512] (the
-source face's normed embedding times `emap`, renormalised), one output `output` [1,3,128,128] RGB in [0,1], and
-the 512x512 `emap` stored as the graph's LAST initializer (insightface's INSwapper reads
+The real file: inputs `target` [1,3,128,128] (an aligned face, RGB, values in [0,1]) and `source` [1,512]
+(the source face's normed embedding times `emap`, renormalised), one output `output` [1,3,128,128] RGB in
+[0,1], and the 512x512 `emap` stored as the graph's LAST initializer (insightface's INSwapper reads
 `graph.initializer[-1]`; the graph itself does not use it).
 
 The stand-in keeps all of that and computes a visible, source-dependent picture:
@@ -45,7 +45,8 @@ def expected_output(target: np.ndarray, source: np.ndarray, seed: int = 0) -> np
     """numpy reference of the stand-in's graph."""
     tint, _ = _weights(seed)
     shift = TINT * np.tanh(source.astype(np.float32) @ tint)  # [1,3]
-    return np.clip(1.0 - target + shift[:, :, None, None], 0.0, 1.0).astype(np.float32)
+    out: np.ndarray = np.clip(1.0 - target + shift[:, :, None, None], 0.0, 1.0).astype(np.float32)
+    return out
 
 
 def build_inswapper(path: str | Path, seed: int = 0) -> Path:
@@ -84,8 +85,12 @@ def build_inswapper(path: str | Path, seed: int = 0) -> Path:
         [helper.make_tensor_value_info("output", TensorProto.FLOAT, [1, 3, 128, 128])],
         initializer=inits,
     )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], ir_version=IR_VERSION,
-                              producer_name="deep-live-cam-standins")
+    model = helper.make_model(
+        graph,
+        opset_imports=[helper.make_opsetid("", OPSET)],
+        ir_version=IR_VERSION,
+        producer_name="deep-live-cam-standins",
+    )
     onnx.checker.check_model(model)
     path.parent.mkdir(parents=True, exist_ok=True)
     onnx.save(model, str(path))

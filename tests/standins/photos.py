@@ -1,8 +1,8 @@
 """Real photos that ship inside installed packages, with their ground-truth faces.
 
-Each function returns a `Scene`: a BGR uint8 frame (C-contiguous, like every frame in the app) and the faces in
-it as `TruthFace` records (box x1, y1, x2, y2 and five points: left eye, right eye, nose, left mouth corner,
-right mouth corner, "left" meaning image left, in image pixels).
+Each function returns a `Scene`: a BGR uint8 frame (C-contiguous, like every frame in the app) and the faces
+in it as `TruthFace` records (box x1, y1, x2, y2 and five points: left eye, right eye, nose, left mouth
+corner, right mouth corner, "left" meaning image left, in image pixels).
 
 - `t1()`: insightface's data/images/t1.jpg, 1280x886, six faces (hand-annotated, see faces_t1.json; a few px).
 - `astronaut()`: scikit-image's astronaut.png, 512x512, one face (hand-annotated).
@@ -36,7 +36,9 @@ class TruthFace:
 
     def shifted(self, dx: float, dy: float) -> TruthFace:
         x1, y1, x2, y2 = self.box
-        return TruthFace(self.name, (x1 + dx, y1 + dy, x2 + dx, y2 + dy), self.points + np.float32([dx, dy]))
+        return TruthFace(
+            self.name, (x1 + dx, y1 + dy, x2 + dx, y2 + dy), self.points + np.array([dx, dy], np.float32)
+        )
 
     def scaled(self, s: float) -> TruthFace:
         return TruthFace(self.name, tuple(float(v) * s for v in self.box), self.points * np.float32(s))  # type: ignore[arg-type]
@@ -71,7 +73,7 @@ def _faces(key: str) -> tuple[TruthFace, ...]:
     )
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def t1() -> Scene:
     """insightface's t1.jpg: six people around a poker table, faces 90-115 px wide, two near profile."""
     image = cv2.imread(str(insightface_image_path("t1.jpg")), cv2.IMREAD_COLOR)
@@ -80,12 +82,12 @@ def t1() -> Scene:
     return Scene("t1", _readonly(image), _faces("t1.jpg"))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def astronaut() -> Scene:
     """scikit-image's astronaut (Eileen Collins), converted from RGB to BGR; one frontal face ~90 px wide."""
     import skimage.data
 
-    image = cv2.cvtColor(skimage.data.astronaut(), cv2.COLOR_RGB2BGR)
+    image = cv2.cvtColor(skimage.data.astronaut(), cv2.COLOR_RGB2BGR)  # type: ignore[no-untyped-call]
     return Scene("astronaut", _readonly(image), _faces("astronaut.png"))
 
 
@@ -96,7 +98,7 @@ def arcface_points() -> np.ndarray:
     return np.asarray(face_align.arcface_dst, dtype=np.float32).copy()
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def tom_hanks() -> Scene:
     """insightface's Tom_Hanks_54745.png: an aligned 112x112 crop; points are exactly `arcface_dst`.
 
@@ -134,8 +136,13 @@ def noise(width: int = 640, height: int = 480, seed: int = 0) -> np.ndarray:
     return np.random.default_rng(seed).integers(0, 256, (height, width, 3), dtype=np.uint8)
 
 
-def place(image: np.ndarray, faces: tuple[TruthFace, ...] | list[TruthFace], size: tuple[int, int],
-          offset: tuple[int, int], fill: int = 0) -> tuple[np.ndarray, list[TruthFace]]:
+def place(
+    image: np.ndarray,
+    faces: tuple[TruthFace, ...] | list[TruthFace],
+    size: tuple[int, int],
+    offset: tuple[int, int],
+    fill: int = 0,
+) -> tuple[np.ndarray, list[TruthFace]]:
     """Paste `image` into a new frame of `size` (width, height) with its top-left corner at `offset` (x, y);
     parts outside the frame are cut off. Returns the frame and the faces moved with it (like a camera pan)."""
     w, h = size
@@ -147,5 +154,5 @@ def place(image: np.ndarray, faces: tuple[TruthFace, ...] | list[TruthFace], siz
     cw = min(iw - sx0, w - dx0)
     ch = min(ih - sy0, h - dy0)
     if cw > 0 and ch > 0:
-        frame[dy0:dy0 + ch, dx0:dx0 + cw] = image[sy0:sy0 + ch, sx0:sx0 + cw]
+        frame[dy0 : dy0 + ch, dx0 : dx0 + cw] = image[sy0 : sy0 + ch, sx0 : sx0 + cw]
     return frame, [f.shifted(dx, dy) for f in faces]

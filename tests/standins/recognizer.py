@@ -1,15 +1,16 @@
 """Stand-in for buffalo_l/w600k_r50.onnx (ArcFace recognition, IResNet-50 in the real file).
 
-The real file: input `input.1` [None,3,112,112] (dynamic batch named 'None'; an aligned face, RGB, normalised as
-(x - 127.5) / 127.5), output `683` [None,512] (an un-normalised embedding). insightface's ArcFaceONNX decides
-the normalisation from the names of the first 8 graph nodes (names starting with 'Sub'/'_minus' AND
-'Mul'/'_mul' mean an mxnet model with mean 0 and std 1); the stand-in's node names avoid those prefixes so it is
-treated like the real w600k_r50 (input_mean = input_std = 127.5).
+The real file: input `input.1` [None,3,112,112] (dynamic batch named 'None'; an aligned face, RGB,
+normalised as (x - 127.5) / 127.5), output `683` [None,512] (an un-normalised embedding). insightface's
+ArcFaceONNX decides the normalisation from the names of the first 8 graph nodes (names starting with
+'Sub'/'_minus' AND 'Mul'/'_mul' mean an mxnet model with mean 0 and std 1); the stand-in's node names avoid
+those prefixes so it is treated like the real w600k_r50 (input_mean = input_std = 127.5).
 
 What it computes: average-pool the face to 8x8x3, standardise those 192 numbers (removes brightness and
-contrast), then random Fourier features: emb = 20/16 * cos(z @ W + b) with W ~ N(0, 1/30). The cosine similarity
-of two embeddings approximates exp(-|z1 - z2|^2 / 60): the same face gives the same embedding, the same face
-aligned a pixel or two differently stays above ~0.8, different faces of the test photos stay below ~0.45.
+contrast), then random Fourier features: emb = 1.25 * cos(z @ W + b) with W ~ N(0, 1/30) (norm ~20 like the
+real embeddings). The cosine similarity of two embeddings approximates exp(-|z1 - z2|^2 / 60): the same face
+gives the same embedding, the same face aligned a pixel or two differently stays above ~0.95, different faces
+of the shipped photos stay below ~0.35.
 """
 
 from __future__ import annotations
@@ -40,7 +41,8 @@ def expected_embedding(blob: np.ndarray, seed: int = 0) -> np.ndarray:
     z = blob.reshape(n, 3, 8, 14, 8, 14).mean(axis=(3, 5)).reshape(n, 192)
     z = z - z.mean(axis=1, keepdims=True)
     z = z / (np.sqrt((z * z).mean(axis=1, keepdims=True)) + 1e-6)
-    return (np.cos(z @ w + b) * 1.25).astype(np.float32)
+    out: np.ndarray = (np.cos(z @ w + b) * 1.25).astype(np.float32)
+    return out
 
 
 def build_recognizer(path: str | Path, seed: int = 0) -> Path:
@@ -53,8 +55,9 @@ def build_recognizer(path: str | Path, seed: int = 0) -> Path:
     path = Path(path)
     w, b = _weights(seed)
     nodes = [
-        helper.make_node("AveragePool", ["input.1"], ["pooled"], name="stem_pool", kernel_shape=[14, 14],
-                         strides=[14, 14]),
+        helper.make_node(
+            "AveragePool", ["input.1"], ["pooled"], name="stem_pool", kernel_shape=[14, 14], strides=[14, 14]
+        ),
         helper.make_node("Flatten", ["pooled"], ["flat"], name="stem_flatten", axis=1),
         helper.make_node("ReduceMean", ["flat"], ["mean"], name="stem_mean", axes=[1], keepdims=1),
         helper.make_node("Sub", ["flat", "mean"], ["centred"], name="stem_centre"),
@@ -81,8 +84,12 @@ def build_recognizer(path: str | Path, seed: int = 0) -> Path:
         [helper.make_tensor_value_info(OUTPUT_NAME, TensorProto.FLOAT, ["None", 512])],
         initializer=inits,
     )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], ir_version=IR_VERSION,
-                              producer_name="deep-live-cam-standins")
+    model = helper.make_model(
+        graph,
+        opset_imports=[helper.make_opsetid("", OPSET)],
+        ir_version=IR_VERSION,
+        producer_name="deep-live-cam-standins",
+    )
     onnx.checker.check_model(model)
     path.parent.mkdir(parents=True, exist_ok=True)
     onnx.save(model, str(path))
