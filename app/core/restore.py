@@ -55,19 +55,30 @@ def run_gfpgan(session: Any, crop: Frame) -> Frame:
     return np.ascontiguousarray(cv2.cvtColor(rgb_out, cv2.COLOR_RGB2BGR))
 
 
-def denoise(crop: Frame, amount: float) -> Frame:
-    """Edge-preserving smoothing, stronger with `amount` (0 = untouched)."""
+def denoise(crop: Frame, amount: float, scale: float = 1.0) -> Frame:
+    """Edge-preserving smoothing at the face's size in the frame (`scale` crop pixels per frame pixel), where
+    the noise lives: the crop is filtered at frame resolution and brought back (0 = untouched)."""
     if amount <= 0.0:
         return crop
-    sigma = 10.0 + 60.0 * amount
-    return np.ascontiguousarray(cv2.bilateralFilter(crop, d=5 + int(4 * amount) * 2, sigmaColor=sigma, sigmaSpace=3.0 + 4.0 * amount))
+    size = crop.shape[0]
+    small_size = max(32, int(round(size / max(scale, 1.0))))
+    small = cv2.resize(crop, (small_size, small_size), interpolation=cv2.INTER_AREA) if small_size < size else crop
+    filtered = small
+    for _ in range(1 + int(amount * 3)):  # repeated small bilateral passes: strong yet cheap
+        filtered = cv2.bilateralFilter(filtered, d=5, sigmaColor=10.0 + 70.0 * amount,
+                                       sigmaSpace=1.5 + 2.0 * amount)
+    if filtered.shape[0] != size:
+        # The crop is itself an enlargement of the frame, so nothing finer than frame resolution is lost.
+        filtered = cv2.resize(filtered, (size, size), interpolation=cv2.INTER_CUBIC)
+    return np.ascontiguousarray(filtered)
 
 
-def sharpen(crop: Frame, amount: float) -> Frame:
-    """Unsharp mask: adds `amount` x 1.5 of the high frequencies back (0 = untouched)."""
+def sharpen(crop: Frame, amount: float, scale: float = 1.0) -> Frame:
+    """Unsharp mask at the face's size in the frame: adds `amount` x 1.5 of the detail finer than about one
+    frame pixel back (0 = untouched)."""
     if amount <= 0.0:
         return crop
-    blurred = cv2.GaussianBlur(crop, (0, 0), sigmaX=2.0)
+    blurred = cv2.GaussianBlur(crop, (0, 0), sigmaX=1.2 * max(scale, 1.0))
     k = 1.5 * amount
     return np.ascontiguousarray(cv2.addWeighted(crop, 1.0 + k, blurred, -k, 0))
 
@@ -80,11 +91,13 @@ def enhance_details(crop: Frame) -> Frame:
     return np.ascontiguousarray(cv2.cvtColor(lab, cv2.COLOR_LAB2BGR))
 
 
-def restore_crop(session: Any, crop: Frame, options: RestoreOptions) -> Frame:
-    restored = run_gfpgan(session, denoise(crop, options.denoise))
+def restore_crop(session: Any, crop: Frame, options: RestoreOptions, scale: float = 1.0) -> Frame:
+    """Restore an aligned crop; `scale` is crop pixels per frame pixel, so the finishing filters act at the
+    size the face will have in the frame."""
+    restored = run_gfpgan(session, denoise(crop, options.denoise, scale))
     if options.enhance_details:
         restored = enhance_details(restored)
-    return sharpen(restored, options.sharpen)
+    return sharpen(restored, options.sharpen, scale)
 
 
 def restore_faces(session: Any, frame: Frame, faces: Sequence[Face], options: RestoreOptions,
@@ -96,6 +109,7 @@ def restore_faces(session: Any, frame: Frame, faces: Sequence[Face], options: Re
     paster = paster or FacePaster(SIZE)
     for face in faces:
         crop, matrix = align_ffhq(target, face.points)
-        restored = restore_crop(session, crop, options)
+        scale = float(np.sqrt(abs(np.linalg.det(matrix[:, :2]))))
+        restored = restore_crop(session, crop, options, scale)
         paster.paste(target, restored, matrix, blend=options.strength)
     return target

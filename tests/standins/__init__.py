@@ -7,6 +7,7 @@ See /work/shared/DESIGN.md, "Working without real weights". Builders write a fil
 - `build_planted_detector(path, scenes, det_size=(640, 640), fixed_input=False)`: det_10g.onnx that returns
   exactly the planted faces for known images and nothing for anything else.
 - `build_tracking_detector(path, image, faces, det_size=(640, 640))`: det_10g.onnx that follows content.
+- `build_restorer(path)`: GFPGANv1.4.onnx (darkened, cooled face in the real export's [-1,1] contract).
 - `build_models_dir(root)`: a models folder laid out like the real one (used by the `standin_models_dir`
   fixture in tests/conftest.py).
 - `build_tracking_scene(path)`: 640x360 "video" frames panning over t1.jpg plus a tracking detector for them
@@ -34,6 +35,7 @@ from tests.standins.detector import (
 from tests.standins.inswapper import build_inswapper, emap_for
 from tests.standins.photos import Scene, TruthFace
 from tests.standins.recognizer import build_recognizer
+from tests.standins.restorer import build_restorer
 
 __all__ = [
     "DETECTOR_OUTPUT_NAMES",
@@ -43,6 +45,7 @@ __all__ = [
     "build_models_dir",
     "build_planted_detector",
     "build_recognizer",
+    "build_restorer",
     "build_tracking_detector",
     "build_tracking_scene",
     "TrackingScene",
@@ -61,6 +64,7 @@ def build_models_dir(root: str | Path, det_size: tuple[int, int] = (640, 640)) -
     scenes = [(s.image, s.faces) for s in photos.all_scenes()]
     build_planted_detector(root / "buffalo_l" / "det_10g.onnx", scenes, det_size=det_size)
     build_recognizer(root / "buffalo_l" / "w600k_r50.onnx")
+    build_restorer(root / "GFPGANv1.4.onnx")
     return root
 
 

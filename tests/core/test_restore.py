@@ -1,0 +1,129 @@
+"""Restoration on real photos with the stand-in GFPGAN export: each control does what its name says,
+inside the face regions only."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from app.core.engine import Engine
+from app.core.models import ModelSet
+from app.core.paste import crop_region, scaled_inverse
+from app.core.restore import SIZE, align_ffhq
+from app.core.types import RestoreOptions, SwapOptions
+from tests.standins import photos
+
+NEUTRAL = RestoreOptions(strength=1.0, denoise=0.0, sharpen=0.0, enhance_details=False)
+
+
+@pytest.fixture(scope="module")
+def engine(standin_models_dir: Path) -> Engine:
+    return Engine(ModelSet(standin_models_dir, ["CPUExecutionProvider"]))
+
+
+def regions(faces, shape):
+    out = []
+    for face in faces:
+        _, matrix = align_ffhq(np.zeros((8, 8, 3), np.uint8), face.points)
+        out.append(crop_region(scaled_inverse(matrix, SIZE, 1.0), SIZE, shape))
+    return out
+
+
+def outside(shape, regs):
+    mask = np.ones(shape[:2], bool)
+    for x0, y0, x1, y1 in regs:
+        mask[y0:y1, x0:x1] = False
+    return mask
+
+
+def core(frame, face):
+    x0, y0 = face.points.min(axis=0).astype(int)
+    x1, y1 = face.points.max(axis=0).astype(int)
+    return frame[y0:y1, x0:x1]
+
+
+def high_freq(patch) -> float:
+    grey = cv2.cvtColor(np.ascontiguousarray(patch), cv2.COLOR_BGR2GRAY).astype(np.float32)
+    return float(np.abs(grey - cv2.GaussianBlur(grey, (0, 0), 1.5)).mean())
+
+
+def local_contrast(patch) -> float:
+    grey = cv2.cvtColor(np.ascontiguousarray(patch), cv2.COLOR_BGR2GRAY).astype(np.float32)
+    mean = cv2.blur(grey, (15, 15))
+    return float(np.sqrt(np.maximum(cv2.blur(grey * grey, (15, 15)) - mean * mean, 0)).mean())
+
+
+def test_every_face_restored_and_nothing_else(engine):
+    s = photos.t1()
+    result = engine.restore(s.image, SwapOptions(), RestoreOptions())
+    assert len(result.faces) == 6
+    for face in result.faces:
+        assert np.abs(core(result.frame, face).astype(int) - core(s.image, face)).mean() > 10
+    mask = outside(s.image.shape, regions(result.faces, s.image.shape))
+    assert mask.mean() > 0.3
+    assert np.array_equal(result.frame[mask], s.image[mask])
+
+
+def test_strength_scales_the_change(engine):
+    s = photos.astronaut()
+    face = engine.detect(s.image, SwapOptions())[0]
+
+    def change(strength: float) -> float:
+        out = engine.restore(s.image, SwapOptions(), NEUTRAL.__class__(strength=strength, denoise=0.0, sharpen=0.0,
+                                                                          enhance_details=False)).frame
+        return float(np.abs(core(out, face).astype(int) - core(s.image, face)).mean())
+
+    assert change(0.0) == 0.0
+    assert 0.4 < change(0.5) / change(1.0) < 0.6
+
+
+def test_denoise_removes_noise(engine):
+    """Noise that reaches the output: |R(noisy) - R(clean)| in the face, with and without denoise."""
+    s = photos.astronaut()
+    noisy = np.clip(s.image.astype(int) + np.random.default_rng(0).normal(0, 12, s.image.shape), 0, 255)
+    noisy = noisy.astype(np.uint8)
+    face = engine.detect(s.image, SwapOptions())[0]
+    denoise = RestoreOptions(1.0, denoise=1.0, sharpen=0.0, enhance_details=False)
+
+    def residual(options: RestoreOptions) -> float:
+        a = engine.restore(noisy, SwapOptions(), options).frame
+        b = engine.restore(s.image, SwapOptions(), options).frame
+        return float(np.abs(core(a, face).astype(int) - core(b, face)).mean())
+
+    assert residual(denoise) < 0.6 * residual(NEUTRAL)
+    denoised = engine.restore(noisy, SwapOptions(), denoise).frame
+    mask = outside(s.image.shape, regions([face], s.image.shape))
+    assert np.array_equal(denoised[mask], noisy[mask])
+
+
+def test_sharpen_adds_detail(engine):
+    s = photos.astronaut()
+    face = engine.detect(s.image, SwapOptions())[0]
+    plain = engine.restore(s.image, SwapOptions(), NEUTRAL).frame
+    sharp = engine.restore(s.image, SwapOptions(), RestoreOptions(1.0, denoise=0.0, sharpen=1.0,
+                                                                   enhance_details=False)).frame
+    assert high_freq(core(sharp, face)) > 1.5 * high_freq(core(plain, face))
+
+
+def test_enhance_details_raises_local_contrast(engine):
+    s = photos.astronaut()
+    face = engine.detect(s.image, SwapOptions())[0]
+    plain = engine.restore(s.image, SwapOptions(), NEUTRAL).frame
+    enhanced = engine.restore(s.image, SwapOptions(), RestoreOptions(1.0, denoise=0.0, sharpen=0.0,
+                                                                      enhance_details=True)).frame
+    assert local_contrast(core(enhanced, face)) > 1.1 * local_contrast(core(plain, face))
+
+
+def test_swap_with_restore_changes_the_swapped_face(engine):
+    s = photos.t1()
+    source = engine.prepare_source(photos.astronaut().image)
+    swapped = engine.process(s.image, source, SwapOptions())
+    restored = engine.process(s.image, source, SwapOptions(restore=RestoreOptions()))
+    assert restored.timings["restore"] > 0
+    for face in swapped.faces:
+        assert np.abs(core(restored.frame, face).astype(int) - core(swapped.frame, face)).mean() > 5
+    mask = outside(s.image.shape, regions(swapped.faces, s.image.shape))
+    assert np.array_equal(restored.frame[mask], s.image[mask])
