@@ -116,9 +116,17 @@ class ModelSet:
 
         path = ensure_restorer_onnx(self.models_dir)
         try:
-            return ort.InferenceSession(str(path), providers=self.providers)
+            session = ort.InferenceSession(str(path), providers=self.providers)
         except Exception as exc:
             raise ModelError(
                 f"model file {path} is corrupt or unreadable ({type(exc).__name__}); delete it and "
                 f"{DOWNLOAD_HINT}"
             ) from exc
+        inputs, outputs = session.get_inputs(), session.get_outputs()
+        if len(inputs) != 1 or len(outputs) < 1 or list(inputs[0].shape)[1:] != [3, 512, 512]:
+            shape = [list(i.shape) for i in inputs]
+            raise ModelError(
+                f"model file {path} is not a GFPGAN v1.4 export (inputs {shape}; expected one [1, 3, 512, 512]); "
+                f"remove it, or replace it: {DOWNLOAD_HINT}"
+            )
+        return session

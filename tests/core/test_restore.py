@@ -127,3 +127,14 @@ def test_swap_with_restore_changes_the_swapped_face(engine):
         assert np.abs(core(restored.frame, face).astype(int) - core(swapped.frame, face)).mean() > 5
     mask = outside(s.image.shape, regions(swapped.faces, s.image.shape))
     assert np.array_equal(restored.frame[mask], s.image[mask])
+
+
+def test_restorer_of_the_wrong_shape_is_refused(tmp_path, standin_models_dir):
+    import shutil
+
+    from app.core.errors import ModelError
+
+    shutil.copytree(standin_models_dir, tmp_path / "m")
+    shutil.copy(tmp_path / "m" / "inswapper_128.onnx", tmp_path / "m" / "GFPGANv1.4.onnx")
+    with pytest.raises(ModelError, match="not a GFPGAN v1.4 export"):
+        _ = ModelSet(tmp_path / "m").restorer
