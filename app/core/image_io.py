@@ -34,9 +34,9 @@ def decode_image(data: bytes, name: str = "image", max_pixels: int = MAX_PIXELS)
 def _check_declared_size(data: bytes, name: str, max_pixels: int) -> bool:
     """True when the header's declared size was read and is acceptable; raises when it is too large."""
     try:
-        from PIL import Image  # Pillow reads the header without decoding pixels
-
         import io
+
+        from PIL import Image  # Pillow reads the header without decoding pixels
 
         with Image.open(io.BytesIO(data)) as im:
             w, h = im.size

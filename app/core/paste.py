@@ -29,8 +29,8 @@ def feather_mask(size: int) -> npt.NDArray[np.uint8]:
     mask = np.zeros((size, size), dtype=np.float32)
     m = int(round(size * INNER_MARGIN))
     mask[m : size - m, m : size - m] = 1.0
-    mask = cv2.GaussianBlur(mask, (0, 0), sigmaX=size * FEATHER_SIGMA)
-    return np.clip(mask * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    blurred = cv2.GaussianBlur(mask, (0, 0), sigmaX=size * FEATHER_SIGMA)
+    return np.asarray(np.clip(blurred * 255.0 + 0.5, 0, 255), dtype=np.uint8)
 
 
 def scaled_inverse(matrix: Matrix, size: int, face_scale: float) -> Matrix:

@@ -42,7 +42,7 @@ def align_ffhq(frame: Frame, points: Points) -> tuple[Frame, Matrix]:
     if matrix is None:  # degenerate points: fall back to a least-squares fit
         matrix, _ = cv2.estimateAffinePartial2D(points.astype(np.float32), FFHQ_512, method=0)
     crop = cv2.warpAffine(frame, matrix, (SIZE, SIZE), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT101)
-    return crop, matrix.astype(np.float64)
+    return np.asarray(crop, dtype=np.uint8), matrix.astype(np.float64)
 
 
 def run_gfpgan(session: Any, crop: Frame) -> Frame:

@@ -1,0 +1,303 @@
+"""The live session: capture thread -> latest box -> inference worker -> latest box -> output thread -> sinks.
+
+Each hand-off holds one frame at most, so a slow worker drops frames (counted) and never builds up delay.
+The worker reads the current settings and source face by reference between frames; set_options() and
+set_source() swap in whole new objects, so no frame is processed with half-changed settings.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
+
+from app.core.errors import CameraError, DLCError
+from app.core.types import Face, Frame, SwapOptions
+from app.live.capture import CaptureInfo, CaptureThread, FrameSource
+from app.live.latest import LatestBox, Stamped
+from app.live.sinks import Sink, SinkUnavailable
+from app.live.stats import LiveStats, StatsSnapshot
+from app.live.tracker import Tracker
+
+log = logging.getLogger(__name__)
+
+
+class SwapResultLike(Protocol):
+    @property
+    def frame(self) -> Frame: ...
+
+    @property
+    def timings(self) -> Mapping[str, float]: ...
+
+
+class LiveEngine(Protocol):
+    """What the session needs of app.core.engine.Engine."""
+
+    def detect(self, frame: Frame, options: SwapOptions) -> list[Face]: ...
+
+    def prepare_source(self, image: Frame) -> Any: ...
+
+    def swap(
+        self, frame: Frame, source: Any, faces: Sequence[Face], options: SwapOptions
+    ) -> SwapResultLike: ...
+
+
+class LiveSession:
+    """One run of the live loop. start(), then stop() (or wait for `done`: end of a file, or an error)."""
+
+    def __init__(
+        self,
+        engine: LiveEngine,
+        source: FrameSource,
+        options: SwapOptions | None = None,
+        face_source: Any = None,
+        sinks: Sequence[Sink] = (),
+        tracker: Tracker | None = None,
+        stats: LiveStats | None = None,
+        stall_timeout_s: float = 5.0,
+        join_timeout_s: float = 2.0,
+    ) -> None:
+        self.engine = engine
+        self.source = source
+        self._options = options or SwapOptions()
+        self._face_source = face_source
+        self._sinks: list[Sink] = list(sinks)
+        self.tracker = tracker or Tracker()
+        self.stats_collector = stats or LiveStats()
+        self.stall_timeout_s = stall_timeout_s
+        self.join_timeout_s = join_timeout_s
+        self.done = threading.Event()
+        self.error: BaseException | None = None
+        self.warnings: list[str] = []
+        self.info: CaptureInfo | None = None
+        self.max_behind = 0  # the most frames that had arrived after the one the worker took (<= 1)
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._frames: LatestBox[Frame] = LatestBox("capture->worker", lambda: self._drop("capture->worker"))
+        self._results: LatestBox[Frame] = LatestBox("worker->output", lambda: self._drop("worker->output"))
+        self._capture: CaptureThread | None = None
+        self._worker = threading.Thread(target=self._work, name="dlc-worker", daemon=True)
+        self._output = threading.Thread(target=self._deliver, name="dlc-output", daemon=True)
+        self._sinks_open = False
+
+    # -- control, from any thread ------------------------------------------------------------------------
+
+    @property
+    def options(self) -> SwapOptions:
+        return self._options
+
+    def set_options(self, options: SwapOptions) -> None:
+        """Takes effect from the next frame the worker starts."""
+        self._options = options
+
+    def set_source(self, face_source: Any) -> None:
+        """A prepared source face (Engine.prepare_source), or None to pass the camera through unswapped."""
+        self._face_source = face_source
+
+    def set_source_image(self, image: Frame) -> None:
+        """Prepare a photo as the source face, in the caller's thread; raises NoFaceError."""
+        self._face_source = self.engine.prepare_source(image)
+
+    def start(self) -> CaptureInfo:
+        """Open the source (CameraError if it cannot) and the sinks, then start the threads."""
+        self.info = self.source.open()
+        if self.info.width > 0 and self.info.height > 0:
+            try:
+                self._open_sinks((self.info.width, self.info.height))
+            except BaseException:
+                self.source.close()
+                raise
+        self._capture = CaptureThread(
+            self.source,
+            self._frames,
+            on_frame=self.stats_collector.record_capture,
+            on_end=self._capture_ended,
+        )
+        self._capture.start()
+        self._worker.start()
+        self._output.start()
+        log.info(
+            "live session started: %s, %dx%d at %.1f fps",
+            self.info.description,
+            self.info.width,
+            self.info.height,
+            self.info.fps,
+        )
+        return self.info
+
+    def stop(self, timeout: float | None = None) -> bool:
+        """Stop every thread and close the sinks (recordings are finalised); True when all joined in time."""
+        bound = self.join_timeout_s if timeout is None else timeout
+        self._stopping.set()
+        if self._capture is not None:
+            self._capture.stop()
+        self._frames.close()
+        self._results.close()
+        deadline = time.perf_counter() + bound
+        joined = True
+        for thread in self.threads():
+            if thread.is_alive() or thread.ident is not None:
+                thread.join(max(0.0, deadline - time.perf_counter()))
+                if thread.is_alive():
+                    joined = False
+                    log.warning("%s did not stop within %.1f s", thread.name, bound)
+        if not self._output.is_alive():
+            self._close_sinks()  # the output thread closes them itself, unless it never started
+        self.done.set()
+        return joined
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait for the run to end by itself (end of file, error); True when it has."""
+        return self.done.wait(timeout)
+
+    def stats(self) -> StatsSnapshot:
+        return self.stats_collector.snapshot()
+
+    def threads(self) -> list[threading.Thread]:
+        capture = [self._capture.thread] if self._capture is not None else []
+        return capture + [self._worker, self._output]
+
+    def __enter__(self) -> LiveSession:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- internals -----------------------------------------------------------------------------------------
+
+    def _drop(self, where: str) -> None:
+        self.stats_collector.record_drop(where)
+
+    def _fail(self, error: BaseException) -> None:
+        with self._lock:
+            if self.error is None:
+                self.error = error
+        if isinstance(error, DLCError):
+            log.error("%s", error)
+        else:
+            log.error("live session failed", exc_info=error)
+        self._frames.close()
+        self._results.close()
+
+    def _capture_ended(self, error: BaseException | None) -> None:
+        if error is not None and not self._stopping.is_set():
+            self._fail(error)
+
+    def _check_stall(self) -> None:
+        capture = self._capture
+        if capture is None or not capture.alive or self._stopping.is_set():
+            return
+        silent = time.perf_counter() - capture.last_frame_at
+        if silent > self.stall_timeout_s:
+            self._fail(
+                CameraError(
+                    f"{self.info.description if self.info else 'the camera'} stopped delivering frames "
+                    f"(nothing for {silent:.0f} s)"
+                )
+            )
+
+    def _work(self) -> None:
+        last_options: SwapOptions | None = None
+        try:
+            while not self._stopping.is_set():
+                item = self._frames.get(timeout=0.1)
+                if item is None:
+                    if self._frames.drained:
+                        break
+                    self._check_stall()
+                    continue
+                if self._capture is not None:
+                    self.max_behind = max(self.max_behind, self._capture.seq - item.seq)
+                options, face_source = self._options, self._face_source
+                if last_options is not None and (options.det_size, options.det_threshold) != (
+                    last_options.det_size,
+                    last_options.det_threshold,
+                ):
+                    self.tracker.request_detection()
+                last_options = options
+                out, timings = self._process(item, options, face_source)
+                self.stats_collector.record_timings(timings)
+                self._results.put(Stamped(out, item.captured_at, item.seq))
+        except BaseException as exc:
+            self._fail(exc)
+        finally:
+            self._results.close()
+
+    def _process(
+        self, item: Stamped[Frame], options: SwapOptions, face_source: Any
+    ) -> tuple[Frame, dict[str, float]]:
+        t0 = time.perf_counter()
+        if face_source is None:
+            return item.value, {"total": (time.perf_counter() - t0) * 1000.0}
+        engine = self.engine
+
+        def detect(frame: Frame) -> list[Face]:
+            return engine.detect(frame, options)
+
+        faces = self.tracker.update(item.value, item.captured_at, detect, options.faces)
+        timings = dict(self.tracker.last_timings)
+        frame = item.value
+        if faces:
+            result = engine.swap(frame, face_source, faces, options)
+            frame = result.frame
+            timings.update(result.timings)
+        timings["total"] = (time.perf_counter() - t0) * 1000.0
+        return frame, timings
+
+    def _open_sinks(self, size: tuple[int, int]) -> None:
+        fps = self.info.fps if self.info is not None else 30.0
+        usable: list[Sink] = []
+        for sink in self._sinks:
+            try:
+                sink.open(size, fps)
+            except SinkUnavailable as exc:
+                self.warnings.append(str(exc))
+                log.warning("%s: %s; going on without it", sink.name, exc)
+                continue
+            except BaseException:
+                for opened in usable:
+                    opened.close()
+                raise
+            usable.append(sink)
+        self._sinks = usable
+        self._sinks_open = True
+
+    def _close_sinks(self) -> None:
+        sinks, self._sinks = self._sinks, []
+        for sink in sinks:
+            try:
+                sink.close()
+            except Exception:
+                log.exception("closing %s failed", sink.name)
+
+    def _deliver(self) -> None:
+        try:
+            while True:
+                item = self._results.get(timeout=0.1)
+                if item is None:
+                    if self._results.drained:
+                        break
+                    continue
+                if not self._sinks_open:
+                    self._open_sinks((item.value.shape[1], item.value.shape[0]))
+                for sink in list(self._sinks):
+                    try:
+                        sink.send(item.value)
+                    except Exception as exc:
+                        message = f"{sink.name} failed ({exc}); going on without it"
+                        log.warning("%s", message)
+                        self.warnings.append(message)
+                        self._sinks.remove(sink)
+                        try:
+                            sink.close()
+                        except Exception:
+                            log.exception("closing %s failed", sink.name)
+                self.stats_collector.record_output(item.captured_at)
+        except BaseException as exc:
+            self._fail(exc)
+        finally:
+            self._close_sinks()
+            self.done.set()

@@ -1,0 +1,291 @@
+"""Face tracking between detections, so detection need not run on every frame and the face neither lags
+nor jitters.
+
+Each face is a track with a stable id. Full detection runs every `detect_every` frames, or at once when a
+track's optical flow fails. Between detections a track moves by a similarity transform fitted (RANSAC) to
+sparse Lucas-Kanade flow of good features inside its box. A detection corrects a track's flow estimate only
+partly (`correction_gain`), because flow is precise frame to frame while detections jitter by a few pixels;
+a large disagreement means flow drifted and the detection wins outright. The corrected points go through a
+One-Euro filter, normalised by the face's size so one set of parameters suits near and far faces.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+from app.core.types import Face, FaceChoice, Frame
+from app.live.smoothing import OneEuroFilter, OneEuroParams
+
+log = logging.getLogger(__name__)
+
+F64 = npt.NDArray[np.float64]
+Gray = npt.NDArray[np.uint8]
+Detector = Callable[[Frame], list[Face]]
+
+
+@dataclass(frozen=True)
+class TrackerConfig:
+    detect_every: int = 5  # full detection on every Nth frame the tracker sees
+    lost_after_s: float = 1.0  # a track unseen this long is forgotten (and a face lock released)
+    match_iou: float = 0.3  # a detection continues a track when their boxes overlap this much...
+    match_center: float = 0.5  # ...or their centres are closer than this fraction of the track's box size
+    correction_gain: float = 0.15  # how far a detection pulls the flow-tracked points towards itself...
+    noise_error: float = 0.1  # ...while they disagree by no more than detection noise (in eye distances);
+    reset_error: float = 0.35  # the pull grows to 1 (the detection replaces flow) at this disagreement
+    max_features: int = 80
+    min_inliers: int = 8
+    fb_max_error: float = 1.0  # px: forward-backward flow check
+    compensate_motion: bool = True  # move the smoother's state with the flow: flow is followed without lag
+    smoothing: OneEuroParams = field(default_factory=lambda: OneEuroParams(1.0, 1.0, 1.0))
+
+
+@dataclass
+class _Track:
+    id: int
+    face: Face  # the last detection of this face: box, score, embedding
+    raw: F64  # (5, 2) points tracked by flow and corrected by detections, before smoothing
+    scale: float  # px per filter unit (eye distance at creation), so smoothing is size-independent
+    filter: OneEuroFilter
+    last_seen: float
+    visible: bool = True
+    detections: int = 1
+    out: F64 | None = None  # smoothed points
+
+    def box_at(self, points: F64) -> tuple[float, float, float, float]:
+        return self.face.with_points(points.astype(np.float32)).box
+
+
+def _iou(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> float:
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
+def flow_similarity(
+    prev: Gray, curr: Gray, box: tuple[float, float, float, float], config: TrackerConfig
+) -> npt.NDArray[np.float64] | None:
+    """The 2x3 similarity transform that moved the content of `box` from `prev` to `curr`, or None."""
+    h, w = prev.shape
+    x1, y1, x2, y2 = box
+    bw, bh = x2 - x1, y2 - y1
+    if bw < 8 or bh < 8:
+        return None
+    # Features from the inner box (less background); flow inside a margin wide enough for fast motion.
+    m = max(bw, bh) * 0.6 + 16
+    rx1, ry1 = max(0, int(x1 - m)), max(0, int(y1 - m))
+    rx2, ry2 = min(w, int(x2 + m)), min(h, int(y2 + m))
+    if rx2 - rx1 < 16 or ry2 - ry1 < 16:
+        return None
+    p_roi, c_roi = prev[ry1:ry2, rx1:rx2], curr[ry1:ry2, rx1:rx2]
+    mask = np.zeros_like(p_roi)
+    ix1, iy1 = int(x1 + 0.15 * bw) - rx1, int(y1 + 0.1 * bh) - ry1
+    ix2, iy2 = int(x2 - 0.15 * bw) - rx1, int(y2 - 0.1 * bh) - ry1
+    mask[max(0, iy1) : max(0, iy2), max(0, ix1) : max(0, ix2)] = 255
+    pts = cv2.goodFeaturesToTrack(p_roi, config.max_features, 0.01, max(3.0, bw / 25), mask=mask)
+    if pts is None or len(pts) < config.min_inliers:
+        return None
+    lk = {
+        "winSize": (21, 21),
+        "maxLevel": 3,
+        "criteria": (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 30, 0.01),
+    }
+    nxt, st, _ = cv2.calcOpticalFlowPyrLK(p_roi, c_roi, pts, None, **lk)  # type: ignore[call-overload]
+    back, st2, _ = cv2.calcOpticalFlowPyrLK(c_roi, p_roi, nxt, None, **lk)  # type: ignore[call-overload]
+    fb = np.linalg.norm((pts - back).reshape(-1, 2), axis=1)
+    good = (st.ravel() == 1) & (st2.ravel() == 1) & (fb < config.fb_max_error)
+    if int(good.sum()) < config.min_inliers:
+        return None
+    src = pts.reshape(-1, 2)[good] + (rx1, ry1)
+    dst = nxt.reshape(-1, 2)[good] + (rx1, ry1)
+    matrix, inliers = cv2.estimateAffinePartial2D(src, dst, method=cv2.RANSAC, ransacReprojThreshold=1.5)
+    if matrix is None or inliers is None or int(inliers.sum()) < config.min_inliers:
+        return None
+    scale = float(np.hypot(matrix[0, 0], matrix[1, 0]))
+    if not 0.75 < scale < 1.33:
+        return None
+    return np.asarray(matrix, dtype=np.float64)
+
+
+def _mover(matrix: F64, scale: float) -> Callable[[F64], F64]:
+    """The similarity `matrix` (px) applied to points in units of `scale` px."""
+
+    def move(x: F64) -> F64:
+        return np.asarray(((x * scale) @ matrix[:, :2].T + matrix[:, 2]) / scale, dtype=np.float64)
+
+    return move
+
+
+class Tracker:
+    """Keeps faces between detections. Not thread-safe: one worker thread owns it."""
+
+    def __init__(self, config: TrackerConfig | None = None) -> None:
+        self.config = config or TrackerConfig()
+        self._tracks: list[_Track] = []
+        self._prev: Gray | None = None
+        self._next_id = 1
+        self._since_detect = 0
+        self._force_detect = True
+        self._target: int | None = None
+        self.frames = 0
+        self.detections = 0
+        self.last_timings: dict[str, float] = {}
+
+    @property
+    def target_id(self) -> int | None:
+        """The track followed when faces='largest'."""
+        return self._target
+
+    @property
+    def detection_ratio(self) -> float:
+        """Detections run per frame seen (1.0 = detecting every frame)."""
+        return self.detections / self.frames if self.frames else 0.0
+
+    def request_detection(self) -> None:
+        """Detect on the next frame (e.g. after the detection settings changed)."""
+        self._force_detect = True
+
+    def reset(self) -> None:
+        self._tracks.clear()
+        self._prev = None
+        self._target = None
+        self._force_detect = True
+
+    def update(
+        self, frame: Frame, timestamp: float, detect: Detector, faces: FaceChoice = "all"
+    ) -> list[Face]:
+        """Track the faces into `frame` (captured at `timestamp`, seconds), detecting when due."""
+        t0 = time.perf_counter()
+        gray: Gray = np.asarray(cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY), dtype=np.uint8)
+        self.frames += 1
+        flow_failed = self._track_flow(gray)
+        t1 = time.perf_counter()
+        self._since_detect += 1
+        due = self._since_detect >= self.config.detect_every
+        if due or flow_failed or self._force_detect or not any(t.visible for t in self._tracks):
+            self._associate(detect(frame), timestamp)
+            self.detections += 1
+            self._since_detect = 0
+            self._force_detect = False
+        t2 = time.perf_counter()
+        self._forget(timestamp)
+        self._choose_target()
+        out: list[Face] = []
+        for track in self._tracks:
+            if not track.visible:
+                continue
+            track.last_seen = timestamp
+            smoothed = track.filter(track.raw / track.scale, timestamp) * track.scale
+            track.out = smoothed
+            if faces == "all" or track.id == self._target:
+                out.append(track.face.with_points(smoothed.astype(np.float32)))
+        self._prev = gray
+        t3 = time.perf_counter()
+        self.last_timings = {"track": (t1 - t0 + t3 - t2) * 1000.0, "detect": (t2 - t1) * 1000.0}
+        return out
+
+    def track_ids(self) -> list[int]:
+        """Ids of the faces visible now, in the order update() returned them (with faces='all')."""
+        return [t.id for t in self._tracks if t.visible]
+
+    def _track_flow(self, gray: Gray) -> bool:
+        """Move visible tracks by optical flow; True when one of them was lost."""
+        if self._prev is None or self._prev.shape != gray.shape:
+            return bool(self._tracks)
+        failed = False
+        for track in self._tracks:
+            if not track.visible:
+                continue
+            matrix = flow_similarity(self._prev, gray, track.box_at(track.raw), self.config)
+            if matrix is None:
+                track.visible = False
+                failed = True
+                continue
+            track.raw = track.raw @ matrix[:, :2].T + matrix[:, 2]
+            if self.config.compensate_motion:
+                track.filter.move_state(_mover(matrix, track.scale))
+        return failed
+
+    def _associate(self, detections: Sequence[Face], timestamp: float) -> None:
+        cfg = self.config
+        pairs: list[tuple[float, int, int]] = []
+        for ti, track in enumerate(self._tracks):
+            tbox = track.box_at(
+                track.raw if track.visible else (track.out if track.out is not None else track.raw)
+            )
+            size = max(tbox[2] - tbox[0], tbox[3] - tbox[1], 1.0)
+            tc = ((tbox[0] + tbox[2]) / 2, (tbox[1] + tbox[3]) / 2)
+            for di, det in enumerate(detections):
+                iou = _iou(tbox, det.box)
+                dist = float(np.hypot(det.center[0] - tc[0], det.center[1] - tc[1])) / size
+                if iou >= cfg.match_iou or dist < cfg.match_center:
+                    pairs.append((iou - dist, ti, di))
+        used_t: set[int] = set()
+        used_d: set[int] = set()
+        for _, ti, di in sorted(pairs, reverse=True):
+            if ti in used_t or di in used_d:
+                continue
+            used_t.add(ti)
+            used_d.add(di)
+            self._correct(self._tracks[ti], detections[di], timestamp)
+        for ti, track in enumerate(self._tracks):
+            if ti not in used_t:
+                track.visible = False
+        for di, det in enumerate(detections):
+            if di not in used_d:
+                self._tracks.append(self._new_track(det, timestamp))
+
+    def _correct(self, track: _Track, det: Face, timestamp: float) -> None:
+        measured = det.points.astype(np.float64)
+        scale = max(det.eye_distance, 1.0)
+        error = float(np.linalg.norm(measured - track.raw, axis=1).mean()) / scale
+        if not track.visible or error > self.config.reset_error:
+            if not track.visible:
+                track.filter.reset()  # it may reappear elsewhere: do not glide there from the old place
+            track.raw = measured
+            track.detections = 0
+        else:
+            # A running mean over a new track's first detections (gain 1/n), then a fixed small gain; a
+            # disagreement beyond detection noise (a turned head flow cannot follow) pulls harder.
+            cfg = self.config
+            ramp = (error - cfg.noise_error) / max(cfg.reset_error - cfg.noise_error, 1e-6)
+            gain = max(cfg.correction_gain, 1.0 / (track.detections + 1), min(1.0, ramp))
+            track.raw = track.raw + gain * (measured - track.raw)
+        track.detections += 1
+        track.face = det
+        track.visible = True
+        track.last_seen = timestamp
+
+    def _new_track(self, det: Face, timestamp: float) -> _Track:
+        track = _Track(
+            id=self._next_id,
+            face=det,
+            raw=det.points.astype(np.float64),
+            scale=max(det.eye_distance, 1.0),
+            filter=OneEuroFilter(self.config.smoothing),
+            last_seen=timestamp,
+        )
+        self._next_id += 1
+        log.debug("new face track %d at %s", track.id, det.box)
+        return track
+
+    def _forget(self, timestamp: float) -> None:
+        keep = [t for t in self._tracks if t.visible or timestamp - t.last_seen <= self.config.lost_after_s]
+        if self._target is not None and all(t.id != self._target for t in keep):
+            log.debug("face track %d lost; choosing the largest face again", self._target)
+            self._target = None
+        self._tracks = keep
+
+    def _choose_target(self) -> None:
+        if self._target is None:
+            visible = [t for t in self._tracks if t.visible]
+            if visible:
+                self._target = max(visible, key=lambda t: t.face.area).id

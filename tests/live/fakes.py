@@ -1,0 +1,58 @@
+"""Stand-ins for the engine in hand-off tests: a worker of fixed cost that marks what it swapped."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from app.core.types import Face, Frame, SwapOptions
+
+
+@dataclass(frozen=True)
+class FakeResult:
+    frame: Frame
+    faces: Sequence[Face]
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+class SlowEngine:
+    """detect() finds one face mid-frame; swap() takes `cost_s` and paints the face box red."""
+
+    def __init__(self, cost_s: float = 0.1) -> None:
+        self.cost_s = cost_s
+        self.options_seen: list[SwapOptions] = []
+        self.lock = threading.Lock()
+
+    def detect(self, frame: Frame, options: SwapOptions) -> list[Face]:
+        h, w = frame.shape[:2]
+        cx, cy, s = w / 2, h / 2, min(w, h) / 6
+        pts = np.array(
+            [
+                [cx - s / 2, cy - s / 3],
+                [cx + s / 2, cy - s / 3],
+                [cx, cy],
+                [cx - s / 3, cy + s / 2],
+                [cx + s / 3, cy + s / 2],
+            ],
+            np.float32,
+        )
+        return [Face((cx - s, cy - s, cx + s, cy + s), pts, 0.9)]
+
+    def prepare_source(self, image: Frame) -> Any:
+        return "source-face"
+
+    def swap(self, frame: Frame, source: Any, faces: Sequence[Face], options: SwapOptions) -> FakeResult:
+        t0 = time.perf_counter()
+        with self.lock:
+            self.options_seen.append(options)
+        time.sleep(self.cost_s)
+        out = frame.copy()
+        for face in faces:
+            x1, y1, x2, y2 = (int(v) for v in face.box)
+            out[max(0, y1) : y2, max(0, x1) : x2] = (0, 0, 255)
+        return FakeResult(out, faces, {"swap": (time.perf_counter() - t0) * 1000.0})

@@ -1,0 +1,108 @@
+"""Virtual camera through a fake pyvirtualcam backend; the no-device path; the recorder."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import pytest
+
+pyvirtualcam = pytest.importorskip("pyvirtualcam")
+from pyvirtualcam import camera as pvc_camera  # noqa: E402
+
+from app.core.types import Frame  # noqa: E402
+from app.live.capture import SyntheticCamera  # noqa: E402
+from app.live.runtime import LiveSession  # noqa: E402
+from app.live.sinks import CallbackSink, RecorderSink, SinkUnavailable, VirtualCameraSink  # noqa: E402
+from tests.live.fakes import SlowEngine  # noqa: E402
+
+
+class FakeBackend:
+    """Records what pyvirtualcam hands a backend (a 1-D RGB buffer per frame)."""
+
+    instances: list[FakeBackend] = []
+
+    def __init__(
+        self, *, width: int, height: int, fps: float, fourcc: int, device: str | None, **kw: Any
+    ) -> None:
+        self.width, self.height, self.fps, self.fourcc = width, height, fps, fourcc
+        self.frames: list[np.ndarray] = []
+        self.closed = False
+        FakeBackend.instances.append(self)
+
+    def send(self, frame: np.ndarray) -> None:
+        self.frames.append(frame.copy())
+
+    def close(self) -> None:
+        self.closed = True
+
+    def device(self) -> str:
+        return "Fake Camera"
+
+    def native_fourcc(self) -> int | None:
+        return self.fourcc
+
+
+class MissingBackend:
+    def __init__(self, **kw: Any) -> None:
+        raise RuntimeError("device not found")
+
+
+def blue(i: int) -> Frame:
+    frame = np.zeros((48, 64, 3), np.uint8)
+    frame[:] = (255, 0, 0)  # BGR blue
+    return frame
+
+
+def test_virtual_camera_receives_rgb_frames_of_the_output_size(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(pvc_camera, "BACKENDS", dict(pvc_camera.BACKENDS))
+    pyvirtualcam.register_backend("dlc-fake", FakeBackend)
+    FakeBackend.instances.clear()
+    session = LiveSession(
+        SlowEngine(0.01),
+        SyntheticCamera(64, 48, 30.0, frames=10, make=blue),
+        sinks=[VirtualCameraSink(backend="dlc-fake")],
+    )
+    session.start()
+    assert session.wait(3.0) and session.error is None and session.stop()
+    (backend,) = FakeBackend.instances
+    assert (backend.width, backend.height, backend.fps) == (64, 48, 30.0) and backend.closed
+    assert len(backend.frames) >= 5
+    rgb = backend.frames[-1].reshape(48, 64, 3)
+    assert tuple(rgb[10, 10]) == (0, 0, 255)  # RGB order: the blue BGR frame arrives as blue RGB
+
+
+def test_without_a_virtual_camera_the_session_goes_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(pvc_camera, "BACKENDS", {"v4l2loopback": MissingBackend})
+    seen: list[Frame] = []
+    session = LiveSession(
+        SlowEngine(0.01),
+        SyntheticCamera(64, 48, 30.0, frames=10, make=blue),
+        sinks=[VirtualCameraSink(), CallbackSink(seen.append)],
+    )
+    session.start()
+    assert session.wait(3.0) and session.error is None and session.stop()
+    assert len(session.warnings) == 1
+    message = session.warnings[0]
+    assert "no virtual camera" in message and "device not found" in message
+    assert any(name in message for name in ("v4l2loopback", "OBS", "Unity Capture"))
+    assert len(seen) >= 5  # the preview went on
+    with pytest.raises(SinkUnavailable):
+        VirtualCameraSink().open((64, 48), 30.0)
+
+
+def test_recorder_keeps_wall_clock_time_and_finalises(tmp_path: Path) -> None:
+    out = tmp_path / "rec.mp4"
+    sink = RecorderSink(out)
+    sink.open((64, 48), 30.0)
+    for _ in range(5):  # five frames over ~0.5 s at 10 fps -> ~15 frames at 30 fps
+        sink.send(blue(0))
+        time.sleep(0.1)
+    sink.close()
+    cap = cv2.VideoCapture(str(out))
+    n = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
+    cap.release()
+    assert 10 <= n <= 20 and n == sink.frames_written
