@@ -1,0 +1,133 @@
+"""`deep-live-cam live` end to end: a video file as the camera, stand-in models, headless, recording."""
+
+from __future__ import annotations
+
+import shutil
+from typing import Any
+
+import cv2
+import numpy as np
+import pytest
+from pyvirtualcam import camera as pvc_camera
+
+from app.cli import main
+
+PAN = [(2 * i, 0) for i in range(45)]  # 1.5 s at 30 fps, panning 2 px per frame
+
+
+class FakeBackend:
+    """Stands in for a v4l2loopback/OBS device: keeps what pyvirtualcam sends it."""
+
+    instances: list[FakeBackend] = []
+
+    def __init__(self, *, width: int, height: int, fps: float, fourcc: int, device: str | None, **kw: Any):
+        self.width, self.height, self.fps, self.fourcc = width, height, fps, fourcc
+        self.frames: list[np.ndarray] = []
+        FakeBackend.instances.append(self)
+
+    def send(self, frame: np.ndarray) -> None:
+        self.frames.append(frame.copy())
+
+    def close(self) -> None:
+        pass
+
+    def device(self) -> str:
+        return "fake"
+
+    def native_fourcc(self) -> int | None:
+        return self.fourcc
+
+
+@pytest.fixture(scope="module")
+def live_setup(tmp_path_factory, standin_models_dir, standin_tracking):
+    root = tmp_path_factory.mktemp("live")
+    models = root / "models"
+    shutil.copytree(standin_models_dir, models)
+    shutil.copy(standin_tracking.detector, models / "buffalo_l" / "det_10g.onnx")
+    video = root / "camera.mp4"
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter.fourcc(*"mp4v"), 30.0, standin_tracking.frame_size)
+    frames = []
+    for dx, dy in PAN:
+        frame, _ = standin_tracking.frame(dx, dy)
+        frames.append(frame)
+        writer.write(frame)
+    writer.release()
+    source = root / "source.png"
+    cv2.imwrite(str(source), frames[0])
+    return {"models": models, "video": video, "source": source, "frames": frames, "scene": standin_tracking}
+
+
+def test_live_headless_recording_swaps_faces(live_setup, tmp_path, capsys):
+    record = tmp_path / "rec.mp4"
+    code = main(["live", "--source", str(live_setup["source"]), "--camera", str(live_setup["video"]),
+                 "--no-preview", "--record", str(record), "--models-dir", str(live_setup["models"])])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "640x360" in out and "frames out" in out
+    cap = cv2.VideoCapture(str(record))
+    recorded = []
+    while True:
+        ok, frame = cap.read()
+        if not ok:
+            break
+        recorded.append(frame)
+    assert len(recorded) >= 10
+    scene = live_setup["scene"]
+    swapped = 0
+    for frame in recorded[len(recorded) // 3:]:
+        # the camera frame this output came from: the one whose top-left background matches best
+        diffs = [np.abs(frame[:40, :].astype(int) - f[:40, :]).mean() for f in live_setup["frames"]]
+        i = int(np.argmin(diffs))
+        _, faces = scene.frame(*PAN[i])
+        original = live_setup["frames"][i]
+        for face in faces:
+            x0, y0 = face.points.min(axis=0).astype(int)
+            x1, y1 = face.points.max(axis=0).astype(int)
+            if x0 < 0 or y0 < 0 or x1 > 640 or y1 > 360:
+                continue
+            if np.abs(frame[y0:y1, x0:x1].astype(int) - original[y0:y1, x0:x1]).mean() > 35:
+                swapped += 1
+    assert swapped >= len(recorded[len(recorded) // 3:])  # at least one swapped face in every later frame
+
+
+def test_live_virtual_camera_receives_rgb_frames(live_setup, monkeypatch, capsys):
+    monkeypatch.setattr(pvc_camera, "BACKENDS", {"dlc-fake": FakeBackend})
+    FakeBackend.instances.clear()
+    code = main(["live", "--source", str(live_setup["source"]), "--camera", str(live_setup["video"]),
+                 "--no-preview", "--virtual-camera", "--duration", "1", "--models-dir", str(live_setup["models"])])
+    assert code == 0, capsys.readouterr().err
+    (backend,) = FakeBackend.instances
+    assert (backend.width, backend.height) == (640, 360)
+    assert backend.frames and backend.frames[-1].size == 640 * 360 * 3
+
+
+def test_live_without_virtual_camera_device_goes_on(live_setup, monkeypatch, capsys):
+    class Missing:
+        def __init__(self, **kw: Any) -> None:
+            raise RuntimeError("device not found")
+
+    monkeypatch.setattr(pvc_camera, "BACKENDS", {"v4l2loopback": Missing})
+    code = main(["live", "--source", str(live_setup["source"]), "--camera", str(live_setup["video"]),
+                 "--no-preview", "--virtual-camera", "--duration", "0.5", "--models-dir", str(live_setup["models"])])
+    captured = capsys.readouterr()
+    assert code == 0
+    assert "virtual camera" in captured.err and "frames out" in captured.out
+
+
+def test_missing_camera_gives_the_clear_message(live_setup, capsys):
+    code = main(["live", "--source", str(live_setup["source"]), "--camera", "7", "--no-preview",
+                 "--models-dir", str(live_setup["models"])])
+    err = capsys.readouterr().err
+    assert code == 7
+    assert "camera 7 could not be opened" in err and "Traceback" not in err
+
+
+def test_live_missing_models_and_no_face(live_setup, tmp_path, capsys):
+    assert main(["live", "--source", str(live_setup["source"]), "--camera", str(live_setup["video"]),
+                 "--no-preview", "--models-dir", str(tmp_path)]) == 3
+    blank = tmp_path / "blank.png"
+    cv2.imwrite(str(blank), np.full((200, 200, 3), 128, np.uint8))
+    assert main(["live", "--source", str(blank), "--camera", str(live_setup["video"]), "--no-preview",
+                 "--models-dir", str(live_setup["models"])]) == 5
+    assert "no face" in capsys.readouterr().err
+
