@@ -46,10 +46,31 @@ def parse_provider_list(text: str | None) -> list[str] | None:
     return names or None
 
 
+def conflicting_onnxruntime_builds() -> list[str]:
+    """Names of onnxruntime distributions installed side by side. They share one `onnxruntime` package
+    folder, so with two installed the GPU providers may silently be missing."""
+    from importlib import metadata
+
+    found = []
+    for name in ("onnxruntime", "onnxruntime-gpu", "onnxruntime-directml", "onnxruntime-silicon"):
+        try:
+            metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+        found.append(name)
+    return found if len(found) > 1 else []
+
+
 def choose_providers(requested: Sequence[str] | None = None) -> list[str]:
     """The providers to ask onnxruntime for: the requested ones that exist here (in the given order), else
     every preferred one that exists; CPU always last so an unsupported operator still runs."""
     available = list(ort.get_available_providers())
+    clash = conflicting_onnxruntime_builds()
+    if clash:
+        log.warning(
+            "both %s are installed; keep one: pip uninstall -y %s && pip install --force-reinstall %s",
+            " and ".join(clash), " ".join(clash), clash[-1],
+        )
     if requested:
         chosen = [p for p in requested if p in available]
         missing = [p for p in requested if p not in available]

@@ -1,0 +1,38 @@
+from __future__ import annotations
+
+import logging
+
+import onnxruntime as ort
+import pytest
+
+from app.core.errors import OptionError
+from app.core.providers import choose_providers, parse_provider_list
+
+
+def test_aliases_and_order():
+    assert parse_provider_list("cuda, cpu") == ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    assert parse_provider_list("TensorRT,dml") == ["TensorrtExecutionProvider", "DmlExecutionProvider"]
+    assert parse_provider_list("") is None and parse_provider_list(None) is None
+    with pytest.raises(OptionError, match="unknown execution provider 'gpu'"):
+        parse_provider_list("gpu")
+
+
+def test_choice_falls_back_to_cpu_and_says_so(caplog):
+    available = ort.get_available_providers()
+    assert choose_providers()[-1] == "CPUExecutionProvider"
+    assert all(p in available for p in choose_providers())
+    with caplog.at_level(logging.WARNING):
+        chosen = choose_providers(["TensorrtExecutionProvider"]) if "TensorrtExecutionProvider" not in available \
+            else choose_providers(["CPUExecutionProvider"])
+    assert chosen[-1] == "CPUExecutionProvider"
+    if "TensorrtExecutionProvider" not in available:
+        assert chosen == ["CPUExecutionProvider"]
+        assert "not available in this onnxruntime build" in caplog.text
+
+
+def test_loaded_models_report_their_provider(standin_models_dir):
+    from app.core.models import ModelSet
+
+    models = ModelSet(standin_models_dir, ["CPUExecutionProvider"])
+    _ = models.detector, models.swapper
+    assert models.loaded_providers() == {"detector": ["CPUExecutionProvider"], "swapper": ["CPUExecutionProvider"]}
