@@ -14,9 +14,9 @@ log = logging.getLogger("app")
 
 
 def _command_modules() -> list[object]:
-    from app.commands import live_cmd, models_cmd, restore_cmd, swap_cmd
+    from app.commands import live_cmd, models_cmd, restore_cmd, serve_cmd, swap_cmd
 
-    return [swap_cmd, restore_cmd, live_cmd, models_cmd]
+    return [swap_cmd, restore_cmd, live_cmd, serve_cmd, models_cmd]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -52,10 +52,9 @@ def select_faces(faces: Sequence[Face], options: SwapOptions) -> list[Face]:
 class Engine:
     """Stateless apart from a small cache of prepared sources (keyed by image content)."""
 
-    SOURCE_CACHE_SIZE = 16
-
-    def __init__(self, models: ModelSet) -> None:
+    def __init__(self, models: ModelSet, source_cache_size: int = 16) -> None:
         self.models = models
+        self.source_cache_size = source_cache_size  # 0: every call analyses its source again
         self._paster = FacePaster()
         self._restore_paster: FacePaster | None = None
         self._sources: OrderedDict[bytes, SourceFace] = OrderedDict()
@@ -92,7 +91,7 @@ class Engine:
         source = SourceFace(face=face, latent=source_latent(self.models.swapper, face.embedding))
         with self._sources_lock:
             self._sources[key] = source
-            while len(self._sources) > self.SOURCE_CACHE_SIZE:
+            while len(self._sources) > self.source_cache_size:
                 self._sources.popitem(last=False)
         return source
 

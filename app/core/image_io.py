@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import tempfile
 from pathlib import Path
@@ -33,13 +34,13 @@ def decode_image(data: bytes, name: str = "image", max_pixels: int = MAX_PIXELS)
 
 def _check_declared_size(data: bytes, name: str, max_pixels: int) -> bool:
     """True when the header's declared size was read and is acceptable; raises when it is too large."""
+    from PIL import Image  # Pillow reads the header without decoding pixels
+
     try:
-        import io
-
-        from PIL import Image  # Pillow reads the header without decoding pixels
-
         with Image.open(io.BytesIO(data)) as im:
             w, h = im.size
+    except Image.DecompressionBombError as exc:  # Pillow's own guard fired: far beyond any limit of ours
+        raise InputError(f"{name} is too large ({exc})") from exc
     except Exception:
         return False
     if w * h > max_pixels:

@@ -241,3 +241,21 @@ def test_alignment_is_insightfaces(size):
         # float rounding of the last bits may flip a warp's fixed-point weight: a level, on a few pixels
         diff = np.abs(ours_crop.astype(int) - crop)
         assert diff.max() <= 1 and diff.mean() < 0.01
+
+
+def test_decompression_bomb_header_is_refused():
+    import io
+    import zlib
+
+    from PIL import Image
+
+    from app.core.errors import InputError
+    from app.core.image_io import decode_image
+
+    buf = io.BytesIO()
+    Image.new("L", (16, 16)).save(buf, format="PNG")
+    data = bytearray(buf.getvalue())
+    data[16:24] = (200_000).to_bytes(4, "big") * 2  # IHDR width and height: 200000 x 200000
+    data[29:33] = zlib.crc32(bytes(data[12:29])).to_bytes(4, "big")
+    with pytest.raises(InputError, match="too large"):
+        decode_image(bytes(data), "bomb.png")

@@ -1,0 +1,170 @@
+"""The endpoints, with the original backend's names, fields and defaults. No image math here: each handler
+checks its inputs, builds the engine's options and runs the engine in the inference pool."""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Annotated, Any
+
+import onnxruntime as ort
+from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
+from fastapi.responses import Response
+
+from app import __version__
+from app.api.errors import ERROR_RESPONSES
+from app.api.security import api_key_dependency
+from app.api.settings import ApiSettings
+from app.api.state import RESTORE_KEYS, SWAP_KEYS, ApiState
+from app.api.uploads import Upload, check_header, decode, read_upload
+from app.core.errors import NoFaceError
+from app.core.image_io import encode_image
+from app.core.types import RestoreOptions, SwapOptions
+
+API_NAME = "Deep Live Cam API"
+JPEG_QUALITY = 90
+
+Blend = Annotated[float, Form(ge=0.0, le=1.0, description="how much of the swapped face is blended in")]
+
+
+def _png(description: str) -> dict[int | str, dict[str, Any]]:
+    return {200: {"content": {"image/png": {}}, "description": description}, **ERROR_RESPONSES}
+
+
+def _state(request: Request) -> ApiState:
+    state: ApiState = request.app.state.dlc
+    return state
+
+
+async def _uploads(state: ApiState, *files: tuple[UploadFile, str]) -> list[Upload]:
+    """Read and header-check every file before the request takes a place in the pool."""
+    settings = state.settings
+    uploads = [await read_upload(f, name, settings.max_upload_bytes) for f, name in files]
+    for upload in uploads:
+        check_header(upload, settings.max_pixels)
+    return uploads
+
+
+def _image(data: bytes, media_type: str, started: float, **headers: str) -> Response:
+    headers["X-Process-Ms"] = f"{(time.perf_counter() - started) * 1000.0:.1f}"
+    return Response(content=data, media_type=media_type, headers=headers)
+
+
+def build_router(settings: ApiSettings) -> APIRouter:
+    router = APIRouter()
+    api = APIRouter(prefix="/api", tags=["processing"], dependencies=[Depends(api_key_dependency(settings))]
+                    if settings.api_key else [])
+
+    @router.get("/", tags=["status"], summary="API name, version and the models")
+    async def root(request: Request) -> dict[str, Any]:
+        state = _state(request)
+        return {
+            "name": API_NAME,
+            "version": __version__,
+            "models": {m["name"]: m["loaded"] for m in state.model_status()},
+            "docs": "/docs",
+        }
+
+    @router.get("/health", tags=["status"], summary="Status, device and per-model status")
+    async def health(request: Request) -> dict[str, Any]:
+        state = _state(request)
+        available = list(ort.get_available_providers())
+        return {
+            "status": "ok" if state.ready() else "degraded",
+            "version": __version__,
+            "device": {
+                "providers": state.models.providers,
+                "available_providers": available,
+                "cuda": "CUDAExecutionProvider" in available,
+                "cpu_count": os.cpu_count() or 1,
+            },
+            "models": state.model_status(),
+            "pool": state.pool.stats(),
+            "source_cache": state.sources.stats(),
+        }
+
+    @api.post("/face-swap", response_class=Response, responses=_png("the target image with its faces swapped"),
+              summary="Put the face of source_face onto every face of target_image")
+    async def face_swap(
+        request: Request,
+        source_face: Annotated[UploadFile, File(description="photo with the face to use")],
+        target_image: Annotated[UploadFile, File(description="photo whose faces are replaced")],
+        blend_strength: Blend = 0.8,
+        color_correction: Annotated[bool, Form(description="match the face's colour to the target")] = True,
+        face_scale: Annotated[float, Form(ge=0.5, le=2.0, description="scale of the swapped face")] = 1.0,
+    ) -> Response:
+        started = time.perf_counter()
+        state = _state(request)
+        state.require(SWAP_KEYS)
+        options = SwapOptions(blend=blend_strength, color_correction=color_correction, face_scale=face_scale)
+        src, tgt = await _uploads(state, (source_face, "source_face"), (target_image, "target_image"))
+        max_px = state.settings.max_pixels
+
+        def job() -> tuple[bytes, int]:
+            source, _ = state.sources.get_or_make(
+                src.data, lambda: state.engine.prepare_source(decode(src, max_px), options))
+            result = state.engine.process(decode(tgt, max_px), source, options)
+            if not result.faces:
+                raise NoFaceError("no face found in target_image")
+            return encode_image(result.frame, ".png"), len(result.faces)
+
+        data, count = await state.pool.run(job)
+        return _image(data, "image/png", started, **{"X-Faces-Swapped": str(count)})
+
+    @api.post("/face-restore", response_class=Response, responses=_png("the image with its faces restored"),
+              summary="Restore every face of an image (GFPGAN v1.4)")
+    async def face_restore(
+        request: Request,
+        image: Annotated[UploadFile, File(description="photo whose faces are restored")],
+        strength: Annotated[float, Form(ge=0.0, le=1.0, description="how much of the restored face is used")] = 0.5,
+        denoise_level: Annotated[float, Form(ge=0.0, le=1.0, description="noise removal")] = 0.3,
+        sharpen_amount: Annotated[float, Form(ge=0.0, le=1.0, description="sharpening")] = 0.2,
+        enhance_details: Annotated[bool, Form(description="local-contrast detail enhancement")] = True,
+    ) -> Response:
+        started = time.perf_counter()
+        state = _state(request)
+        state.require(RESTORE_KEYS)
+        restore = RestoreOptions(strength=strength, denoise=denoise_level, sharpen=sharpen_amount,
+                                 enhance_details=enhance_details)
+        (upload,) = await _uploads(state, (image, "image"))
+        max_px = state.settings.max_pixels
+
+        def job() -> tuple[bytes, int]:
+            result = state.engine.restore(decode(upload, max_px), SwapOptions(), restore)
+            if not result.faces:
+                raise NoFaceError("no face found in image")
+            return encode_image(result.frame, ".png"), len(result.faces)
+
+        data, count = await state.pool.run(job)
+        return _image(data, "image/png", started, **{"X-Faces-Restored": str(count)})
+
+    @api.post("/face-swap-video-frame", response_class=Response,
+              responses={200: {"content": {"image/jpeg": {}}, "description": "the frame, swapped (JPEG)"},
+                         **ERROR_RESPONSES},
+              summary="The fast path for streaming: one video frame; a source face already seen is reused")
+    async def face_swap_video_frame(
+        request: Request,
+        source_face: Annotated[UploadFile, File(description="photo with the face to use (send the same bytes)")],
+        frame: Annotated[UploadFile, File(description="the video frame")],
+        blend_strength: Blend = 0.8,
+    ) -> Response:
+        started = time.perf_counter()
+        state = _state(request)
+        state.require(SWAP_KEYS)
+        options = SwapOptions(blend=blend_strength)
+        src, frm = await _uploads(state, (source_face, "source_face"), (frame, "frame"))
+        max_px = state.settings.max_pixels
+
+        def job() -> tuple[bytes, int, bool]:
+            source, hit = state.sources.get_or_make(
+                src.data, lambda: state.engine.prepare_source(decode(src, max_px), options))
+            # A frame without a face is normal in a stream: it comes back unchanged (X-Faces-Swapped: 0).
+            result = state.engine.process(decode(frm, max_px), source, options)
+            return encode_image(result.frame, ".jpg", JPEG_QUALITY), len(result.faces), hit
+
+        data, count, hit = await state.pool.run(job)
+        return _image(data, "image/jpeg", started,
+                      **{"X-Faces-Swapped": str(count), "X-Source-Cache": "hit" if hit else "miss"})
+
+    router.include_router(api)
+    return router
