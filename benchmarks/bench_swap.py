@@ -77,6 +77,7 @@ def run(repeats: int = 3) -> dict[str, object]:
     swap_all_ms = statistics.median(totals)
     stages = {k: statistics.median(r[k] for r in stage_runs) for k in stage_runs[0]}
     n = len(faces)
+    restore = restore_share(engine, image, source, faces[0], repeats)
     per_face_ms = (detect_ms + swap_all_ms) / n
     model_per_face_ms = (det_model_ms + n * swap_model_ms) / n
     overhead = per_face_ms - model_per_face_ms
@@ -94,6 +95,28 @@ def run(repeats: int = 3) -> dict[str, object]:
         "per_face_ms": round(per_face_ms, 1),
         "non_model_overhead_ms_per_face": round(overhead, 2),
         "non_model_overhead_share": round(overhead / per_face_ms, 4),
+        "swap_plus_restore_one_face": restore,
+    }
+
+
+def restore_share(engine, image, source, face, repeats: int) -> dict[str, object] | str:
+    """Share of restoration in a swap+restore of one face, with the faithful GFPGAN v1.4 (random weights,
+    the real architecture) when benchmarks/bench_restore_models.py has built it."""
+    from app.core.errors import ModelError
+    from app.core.types import RestoreOptions, SwapOptions
+
+    options = SwapOptions(restore=RestoreOptions())
+    try:
+        engine.swap(image, source, [face], options)  # warm-up, loads the restorer
+    except ModelError:
+        return "skipped: run python -m benchmarks.bench_restore_models first (it builds the faithful GFPGAN)"
+    runs = [engine.swap(image, source, [face], options).timings for _ in range(repeats)]
+    swap_ms = statistics.median(r["swap"] + r["paste"] for r in runs)
+    restore_ms = statistics.median(r["restore"] for r in runs)
+    return {
+        "swap_ms": round(swap_ms, 1),
+        "restore_ms": round(restore_ms, 1),
+        "restore_share": round(restore_ms / (swap_ms + restore_ms), 3),
     }
 
 

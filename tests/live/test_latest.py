@@ -66,3 +66,14 @@ def test_stats_snapshot_and_line() -> None:
     assert (
         "camera 30.0 fps" in line and "output 10.0 fps" in line and "p95 50 ms" in line and "\n" not in line
     )
+
+
+def test_slow_output_rate_reads_as_its_real_rate_not_zero() -> None:
+    from app.live.stats import LiveStats
+
+    stats = LiveStats(window_s=2.0)
+    for t in (0.0, 5.0, 10.0):  # one frame every 5 s, as a CPU-only loop with the real models
+        stats.record_output(t, t=t)
+    rate = stats._output.rate(11.0)
+    assert 0.15 < rate < 0.21
+    assert stats._output.rate(200.0) == 0.0  # long silent: no rate at all
