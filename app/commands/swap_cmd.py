@@ -1,32 +1,61 @@
-"""`deep-live-cam swap SOURCE TARGET -o OUT`: put the face from SOURCE onto the faces in TARGET."""
+"""`deep-live-cam swap SOURCE TARGET -o OUT`: put the face from SOURCE onto the faces in TARGET.
+
+TARGET is a photo, or a video (by its suffix, or when OUT is a video): then every frame is swapped, with
+faces tracked from frame to frame, and the frame rate, size and audio are kept."""
 
 from __future__ import annotations
 
 import argparse
 import logging
+import sys
 from pathlib import Path
 
 from app.commands.common import add_engine_options, add_swap_options, model_set_from_args, swap_options_from_args
 from app.core.engine import Engine
-from app.core.errors import NoFaceError, OutputError
+from app.core.errors import EXIT_INTERRUPTED, NoFaceError, OutputError
 from app.core.image_io import WRITE_FORMATS, read_image, write_image
+from app.core.types import SwapOptions
 
 log = logging.getLogger(__name__)
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    p = subparsers.add_parser("swap", help="swap a face onto the faces of a photo",
+    p = subparsers.add_parser("swap", help="swap a face onto the faces of a photo or a video",
                               description="Put the face from SOURCE onto the faces in TARGET and write OUT.")
     p.add_argument("source", help="photo with the face to use")
-    p.add_argument("target", help="photo whose faces are replaced")
-    p.add_argument("-o", "--output", required=True, help="output image (.png, .jpg, .webp)")
+    p.add_argument("target", help="photo or video whose faces are replaced")
+    p.add_argument("-o", "--output", required=True,
+                   help="output image (.png, .jpg, .webp) or video (.mp4, .mov, .mkv, .webm, .avi)")
     add_swap_options(p)
+    video = p.add_argument_group("video (when TARGET is a video)")
+    video.add_argument("--video-codec", metavar="NAME",
+                       help="video encoder: libx264 (the default for .mp4/.mov/.mkv/.avi), libx265, mpeg4, "
+                            "libvpx-vp9 (the default for .webm), hw (a hardware H.264 encoder if one works here) "
+                            "or any FFmpeg encoder name")
+    video.add_argument("--video-quality", type=int, metavar="CRF",
+                       help="constant quality, lower is better: 0-51 for x264/x265 (default 18)")
+    video.add_argument("--video-preset", metavar="NAME",
+                       help="encoder speed against size: ultrafast ... medium (default) ... veryslow")
+    video.add_argument("--keep-fps", action="store_true", default=True,
+                       help="keep the original frame rate and timestamps (always on)")
+    video.add_argument("--no-audio", dest="audio", action="store_const", const="none", default="auto",
+                       help="drop the audio (by default it is copied, or re-encoded when OUT cannot hold it)")
     add_engine_options(p)
     p.set_defaults(func=run)
 
 
+def is_video_job(target: str, output: str) -> bool:
+    """A video target (by its suffix), or a video output: then the target must be a video too."""
+    from app.live.video import VIDEO_SUFFIXES
+    from app.live.video.formats import CONTAINERS
+
+    return Path(target).suffix.lower() in VIDEO_SUFFIXES or Path(output).suffix.lower() in CONTAINERS
+
+
 def run(args: argparse.Namespace) -> int:
     options = swap_options_from_args(args)
+    if is_video_job(args.target, args.output):
+        return run_video(args, options)
     output = Path(args.output)
     if output.suffix.lower() not in WRITE_FORMATS:
         raise OutputError(f"unsupported output format {output.suffix!r}; use one of .png, .jpg, .webp")
@@ -41,4 +70,43 @@ def run(args: argparse.Namespace) -> int:
     write_image(output, result.frame)
     timings = ", ".join(f"{k} {v:.0f} ms" for k, v in result.timings.items() if v)
     print(f"swapped {len(result.faces)} face(s) -> {output} ({timings})")
+    return 0
+
+
+def run_video(args: argparse.Namespace, options: SwapOptions) -> int:
+    from tqdm import tqdm
+
+    from app.live.video import EncoderSettings, Progress, TrackedSwap, probe, process_video
+    from app.live.video.formats import container_for
+
+    output = Path(args.output)
+    container_for(output)  # OutputError for a suffix no video can be written as, before any work
+    settings = EncoderSettings(codec=args.video_codec, quality=args.video_quality, preset=args.video_preset)
+    info = probe(args.target)
+    source_image = read_image(args.source)
+    engine = Engine(model_set_from_args(args))
+    engine.check_models(options)
+    source = engine.prepare_source(source_image, options)
+    processor = TrackedSwap(engine, source, options)
+    bar = tqdm(total=info.frames, unit="frame", desc="swapping", dynamic_ncols=True, file=sys.stderr)
+
+    def on_progress(p: Progress) -> None:
+        if p.total is not None and p.total != bar.total:
+            bar.total = p.total
+        bar.update(p.done - bar.n)
+
+    try:
+        report = process_video(args.target, output, processor, settings, audio=args.audio, progress=on_progress)
+    except KeyboardInterrupt:
+        bar.close()
+        print(f"cancelled; {output} was not written", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    finally:
+        bar.close()
+    if processor.frames_with_faces == 0:
+        print(f"warning: no face found in any frame of {args.target}; the video was copied unchanged",
+              file=sys.stderr)
+    audio = "audio copied" if report.audio_copied else "audio re-encoded" if report.audio_encoded else "no audio"
+    print(f"swapped faces in {processor.frames_with_faces} of {report.frames} frames -> {output} "
+          f"({info.width}x{info.height}, {info.fps:.3f} fps, {report.codec}, {audio}; {report.fps:.1f} frames/s)")
     return 0
