@@ -25,7 +25,7 @@ from typing import Protocol
 
 import requests
 
-from app.core.errors import EXIT_INTERRUPTED, DownloadError
+from app.core.errors import EXIT_INTERRUPTED, Cancelled, DownloadError
 from app.core.manifest import Archive, ModelFile
 from app.core.model_status import HASH_CHUNK, Status, check_file, sha256_file
 
@@ -41,7 +41,7 @@ class ProgressCallback(Protocol):
     def __call__(self, done_bytes: int, total_bytes: int | None, /) -> bool: ...
 
 
-class DownloadCancelled(DownloadError):
+class DownloadCancelled(DownloadError, Cancelled):
     """The user stopped a download. Nothing was installed; a `.part` file may remain for resuming."""
 
     exit_code = EXIT_INTERRUPTED

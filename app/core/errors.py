@@ -56,6 +56,13 @@ class DownloadError(DLCError):
     http_status = 502
 
 
+class Cancelled(DLCError):
+    """The user cancelled a job; nothing half-done was left under an output name."""
+
+    exit_code = 130
+    http_status = 499
+
+
 class OptionError(DLCError):
     """An option value is out of range."""
 

@@ -25,6 +25,7 @@ from typing import Protocol, TypeVar
 
 import numpy as np
 
+from app.core.errors import Cancelled
 from app.core.types import Frame
 from app.live.video.formats import EncoderSettings
 from app.live.video.reader import AudioItem, VideoInfo, VideoItem, VideoReader
@@ -36,7 +37,7 @@ T = TypeVar("T")
 Cancel = threading.Event | Callable[[], bool] | None
 
 
-class VideoCancelled(Exception):
+class VideoCancelled(Cancelled):
     """The job was cancelled; nothing was written under the output name."""
 
 
