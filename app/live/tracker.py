@@ -70,6 +70,9 @@ def _iou(a: tuple[float, float, float, float], b: tuple[float, float, float, flo
     return inter / union if union > 0 else 0.0
 
 
+FLOW_BOX_PX = 160.0  # faces wider than this are tracked on a downscaled copy
+
+
 def flow_similarity(
     prev: Gray, curr: Gray, box: tuple[float, float, float, float], config: TrackerConfig
 ) -> npt.NDArray[np.float64] | None:
@@ -86,11 +89,19 @@ def flow_similarity(
     if rx2 - rx1 < 16 or ry2 - ry1 < 16:
         return None
     p_roi, c_roi = prev[ry1:ry2, rx1:rx2], curr[ry1:ry2, rx1:rx2]
+    # A big face (a close-up at 1080p) carries far more pixels than flow needs: track it at a size where
+    # the box is about FLOW_BOX_PX wide, and scale the points back. Keeps the cost flat across resolutions.
+    s = min(1.0, FLOW_BOX_PX / max(bw, bh))
+    if s < 1.0:
+        size = (max(16, int(round((rx2 - rx1) * s))), max(16, int(round((ry2 - ry1) * s))))
+        p_roi = np.asarray(cv2.resize(p_roi, size, interpolation=cv2.INTER_AREA), dtype=np.uint8)
+        c_roi = np.asarray(cv2.resize(c_roi, size, interpolation=cv2.INTER_AREA), dtype=np.uint8)
+        s = size[0] / (rx2 - rx1)
     mask = np.zeros_like(p_roi)
-    ix1, iy1 = int(x1 + 0.15 * bw) - rx1, int(y1 + 0.1 * bh) - ry1
-    ix2, iy2 = int(x2 - 0.15 * bw) - rx1, int(y2 - 0.1 * bh) - ry1
+    ix1, iy1 = int((x1 + 0.15 * bw - rx1) * s), int((y1 + 0.1 * bh - ry1) * s)
+    ix2, iy2 = int((x2 - 0.15 * bw - rx1) * s), int((y2 - 0.1 * bh - ry1) * s)
     mask[max(0, iy1) : max(0, iy2), max(0, ix1) : max(0, ix2)] = 255
-    pts = cv2.goodFeaturesToTrack(p_roi, config.max_features, 0.01, max(3.0, bw / 25), mask=mask)
+    pts = cv2.goodFeaturesToTrack(p_roi, config.max_features, 0.01, max(3.0, bw * s / 25), mask=mask)
     if pts is None or len(pts) < config.min_inliers:
         return None
     lk = {
@@ -104,9 +115,9 @@ def flow_similarity(
     good = (st.ravel() == 1) & (st2.ravel() == 1) & (fb < config.fb_max_error)
     if int(good.sum()) < config.min_inliers:
         return None
-    src = pts.reshape(-1, 2)[good] + (rx1, ry1)
-    dst = nxt.reshape(-1, 2)[good] + (rx1, ry1)
-    matrix, inliers = cv2.estimateAffinePartial2D(src, dst, method=cv2.RANSAC, ransacReprojThreshold=1.5)
+    src = pts.reshape(-1, 2)[good] / s + (rx1, ry1)
+    dst = nxt.reshape(-1, 2)[good] / s + (rx1, ry1)
+    matrix, inliers = cv2.estimateAffinePartial2D(src, dst, method=cv2.RANSAC, ransacReprojThreshold=1.5 / s)
     if matrix is None or inliers is None or int(inliers.sum()) < config.min_inliers:
         return None
     scale = float(np.hypot(matrix[0, 0], matrix[1, 0]))
