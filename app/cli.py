@@ -14,9 +14,9 @@ log = logging.getLogger("app")
 
 
 def _command_modules() -> list[object]:
-    from app.commands import live_cmd, models_cmd, restore_cmd, serve_cmd, swap_cmd
+    from app.commands import gui_cmd, live_cmd, models_cmd, restore_cmd, serve_cmd, swap_cmd
 
-    return [swap_cmd, restore_cmd, live_cmd, serve_cmd, models_cmd]
+    return [gui_cmd, swap_cmd, restore_cmd, live_cmd, serve_cmd, models_cmd]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -34,10 +34,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
-    if not getattr(args, "func", None):
-        parser.print_help()
-        return 0
     try:
+        if not getattr(args, "func", None):  # no command: the desktop app
+            from app.commands import gui_cmd
+
+            return gui_cmd.run(args)
         return int(args.func(args))
     except DLCError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -14,6 +14,8 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from app.core import manifest
 from app.core.analysis import detect_faces, embed_face, largest_face
 from app.core.errors import NoFaceError
@@ -74,18 +76,23 @@ class Engine:
     def embed(self, frame: Frame, face: Face) -> Face:
         return face.with_embedding(embed_face(self.models.recognizer, frame, face))
 
-    def prepare_source(self, image: Frame, options: SwapOptions | None = None) -> SourceFace:
-        """The largest face of `image` with its latent; the same image content is analysed only once."""
+    def prepare_source(self, image: Frame, options: SwapOptions | None = None, face: Face | None = None) -> SourceFace:
+        """The identity to swap in: `face` of `image` when given (a face the user picked), else its largest
+        face. The same image content and face are analysed only once."""
         options = options or SwapOptions()
-        key = hashlib.blake2b(image.tobytes(), digest_size=16, person=str(image.shape).encode()[:16]).digest()
+        digest = hashlib.blake2b(image.tobytes(), digest_size=16, person=str(image.shape).encode()[:16])
+        if face is not None:
+            digest.update(face.points.astype(np.float32).tobytes())
+        key = digest.digest()
         with self._sources_lock:
             cached = self._sources.get(key)
             if cached is not None:
                 self._sources.move_to_end(key)
                 return cached
-        face = largest_face(self.detect(image, options))
         if face is None:
-            raise NoFaceError("no face found in the source image; use a clear, front-facing photo")
+            face = largest_face(self.detect(image, options))
+            if face is None:
+                raise NoFaceError("no face found in the source image; use a clear, front-facing photo")
         face = self.embed(image, face)
         assert face.embedding is not None
         source = SourceFace(face=face, latent=source_latent(self.models.swapper, face.embedding))

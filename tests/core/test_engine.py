@@ -259,3 +259,14 @@ def test_decompression_bomb_header_is_refused():
     data[29:33] = zlib.crc32(bytes(data[12:29])).to_bytes(4, "big")
     with pytest.raises(InputError, match="too large"):
         decode_image(bytes(data), "bomb.png")
+
+
+def test_a_picked_source_face_is_used_and_cached(engine):
+    image = photos.t1().image
+    faces = engine.detect(image, SwapOptions())
+    largest = engine.prepare_source(image)
+    picked = engine.prepare_source(image, face=faces[0])
+    assert picked.face.points is not largest.face.points
+    assert np.abs(picked.face.points - faces[0].points).max() == 0
+    assert not np.allclose(picked.latent, largest.latent)
+    assert engine.prepare_source(image, face=faces[0]) is picked

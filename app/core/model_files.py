@@ -1,0 +1,59 @@
+"""Model-file actions the dialog runs off the UI thread: check a user's own file, then install a copy.
+
+(File handling only; it would sit well in app/core next to download.py.)
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from app.core.errors import ModelError
+from app.core.manifest import ModelFile
+from app.core.model_status import FileStatus, Status, check_file, sha256_file
+
+
+@dataclass(frozen=True)
+class LocateResult:
+    path: Path
+    confirmed: bool  # False: the manifest has no confirmed hash for this file, so it was taken as it is
+
+
+def install_local_file(models_dir: Path, file: ModelFile, source: Path) -> LocateResult:
+    """Check `source` against the manifest (size, SHA-256) and copy it into place atomically.
+
+    Raises ModelError when it is not the file the manifest names; nothing is written then."""
+    source = Path(source)
+    if not source.is_file():
+        raise ModelError(f"{source} is not a file")
+    size = source.stat().st_size
+    if file.hash_confirmed and file.size is not None and size != file.size:
+        raise ModelError(f"{source.name} is not {file.relpath}: it has {size} bytes, expected {file.size}")
+    digest = sha256_file(source)
+    if file.trusted_sha256 is not None and digest != file.trusted_sha256:
+        raise ModelError(f"{source.name} is not {file.relpath}: its SHA-256 is {digest}, "
+                         f"expected {file.trusted_sha256}")
+    dest = file.path_in(models_dir)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    if source.resolve() != dest.resolve():
+        part = dest.with_name(dest.name + ".part")
+        try:
+            shutil.copyfile(source, part)
+            if sha256_file(part) != digest:
+                raise ModelError(f"copying {source} to {dest} changed its content; check the disk")
+            os.replace(part, dest)
+        finally:
+            part.unlink(missing_ok=True)
+    return LocateResult(dest, file.trusted_sha256 is not None)
+
+
+def statuses(models_dir: Path, files: Sequence[ModelFile], full: bool) -> list[FileStatus]:
+    return [check_file(models_dir, f, full=full) for f in files]
+
+
+def missing_required(models_dir: Path, files: Sequence[ModelFile]) -> list[ModelFile]:
+    """Required files that are not there at all (a quick look; no file is read)."""
+    return [f for f in files if f.required and check_file(models_dir, f, full=False).status is Status.MISSING]

@@ -1,0 +1,306 @@
+"""The live controls: camera, resolution and fps, mirror, Start/Stop, swap and restore options, outputs.
+
+The panel only turns widgets into typed values: every change of a swap option emits one new SwapOptions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSlider,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.core.types import RestoreOptions, SwapOptions
+from app.live.cameras import CameraEntry
+from app.gui.settings import CameraChoice
+
+RESOLUTIONS = ((640, 360), (640, 480), (1280, 720), (1920, 1080))
+FRAME_RATES = (15, 24, 30, 60)
+VIDEO_FILE = "__video_file__"
+
+
+def _slider(low: int, high: int, value: int) -> QSlider:
+    s = QSlider(Qt.Orientation.Horizontal)
+    s.setRange(low, high)
+    s.setValue(value)
+    s.setPageStep(max(1, (high - low) // 10))
+    return s
+
+
+class _ValueSlider(QWidget):
+    """A slider with its value written beside it."""
+
+    def __init__(self, low: int, high: int, value: int, fmt: str, scale: float) -> None:
+        super().__init__()
+        self.slider = _slider(low, high, value)
+        self._fmt, self._scale = fmt, scale
+        self.label = QLabel()
+        self.label.setObjectName("sliderValue")
+        self.label.setMinimumWidth(40)
+        self.label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.slider, 1)
+        layout.addWidget(self.label)
+        self.slider.valueChanged.connect(self._show)
+        self._show(value)
+
+    def _show(self, v: int) -> None:
+        self.label.setText(self._fmt.format(v * self._scale))
+
+    @property
+    def value(self) -> float:
+        return self.slider.value() * self._scale
+
+    def set_value(self, value: float) -> None:
+        self.slider.setValue(round(value / self._scale))
+
+
+class ControlsPanel(QWidget):
+    options_changed = Signal(object)  # SwapOptions
+    camera_changed = Signal(object)  # CameraChoice (camera, resolution or fps)
+    mirror_changed = Signal(bool)
+    video_file_requested = Signal()
+    live_toggled = Signal()
+    virtual_camera_toggled = Signal(bool)
+    record_toggled = Signal(bool)
+    record_path_requested = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("controls")
+        self._building = True
+        self._last_spec = "0"
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(10)
+
+        # -- camera
+        cam_box = QGroupBox("Camera")
+        form = QFormLayout(cam_box)
+        self.camera = QComboBox()
+        self.camera.setMinimumContentsLength(14)
+        self.camera.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.resolution = QComboBox()
+        for w, h in RESOLUTIONS:
+            self.resolution.addItem(f"{w} \u00d7 {h}", f"{w}x{h}")
+        self.fps = QComboBox()
+        for f in FRAME_RATES:
+            self.fps.addItem(f"{f} fps", f)
+        self.mirror = QCheckBox("Mirror")
+        res_row = QHBoxLayout()
+        res_row.addWidget(self.resolution, 2)
+        res_row.addWidget(self.fps, 1)
+        form.addRow("Source", self.camera)
+        form.addRow("Size", res_row)
+        form.addRow("", self.mirror)
+        self.start_button = QPushButton("Start live")
+        self.start_button.setObjectName("startButton")
+        self.start_button.setToolTip("Start or stop the live swap (Space)")
+        form.addRow(self.start_button)
+        layout.addWidget(cam_box)
+
+        # -- swap
+        swap_box = QGroupBox("Swap")
+        form = QFormLayout(swap_box)
+        self.faces = QComboBox()
+        self.faces.addItem("All faces", "all")
+        self.faces.addItem("Largest face", "largest")
+        self.blend = _ValueSlider(0, 100, 80, "{:.0f} %", 1.0)
+        self.face_scale = _ValueSlider(50, 200, 100, "{:.2f}", 0.01)
+        self.color_correction = QCheckBox("Correct colour")
+        self.color_correction.setChecked(True)
+        form.addRow("Faces", self.faces)
+        form.addRow("Blend", self.blend)
+        form.addRow("Scale", self.face_scale)
+        form.addRow("Colour", self.color_correction)
+        layout.addWidget(swap_box)
+
+        # -- restore
+        restore_box = QGroupBox("Restore (GFPGAN)")
+        form = QFormLayout(restore_box)
+        self.restore = QCheckBox("On")
+        self.restore_strength = _ValueSlider(0, 100, 50, "{:.0f} %", 1.0)
+        form.addRow("Restore", self.restore)
+        form.addRow("Strength", self.restore_strength)
+        layout.addWidget(restore_box)
+
+        # -- outputs
+        out_box = QGroupBox("Output")
+        form = QFormLayout(out_box)
+        self.virtual_camera = QCheckBox("Virtual camera")
+        self.virtual_camera_state = QLabel("off")
+        self.virtual_camera_state.setObjectName("vcamState")
+        self.virtual_camera_state.setWordWrap(True)
+        self.record = QCheckBox("Record to file")
+        self.record_path = QPushButton("Choose file\u2026")
+        self.record_path.setObjectName("linkButton")
+        form.addRow(self.virtual_camera)
+        form.addRow(self.virtual_camera_state)
+        form.addRow(self.record, self.record_path)
+        layout.addWidget(out_box)
+        layout.addStretch(1)
+
+        self.camera.activated.connect(self._camera_activated)
+        self.resolution.currentIndexChanged.connect(self._camera_settings_changed)
+        self.fps.currentIndexChanged.connect(self._camera_settings_changed)
+        self.mirror.toggled.connect(self.mirror_changed)
+        self.start_button.clicked.connect(self.live_toggled)
+        for combo in (self.faces,):
+            combo.currentIndexChanged.connect(self._emit_options)
+        for vs in (self.blend, self.face_scale, self.restore_strength):
+            vs.slider.valueChanged.connect(self._emit_options)
+        self.color_correction.toggled.connect(self._emit_options)
+        self.restore.toggled.connect(self._emit_options)
+        self.restore.toggled.connect(self.restore_strength.setEnabled)
+        self.restore_strength.setEnabled(False)
+        self.virtual_camera.toggled.connect(self.virtual_camera_toggled)
+        self.record.toggled.connect(self.record_toggled)
+        self.record_path.clicked.connect(self.record_path_requested)
+        self._building = False
+
+    # -- cameras ------------------------------------------------------------------------------------------
+    def set_cameras(self, cameras: Sequence[CameraEntry], current: str | None = None) -> None:
+        current = current if current is not None else self._last_spec
+        self.camera.blockSignals(True)
+        self.camera.clear()
+        for cam in cameras:
+            self.camera.addItem(cam.label, str(cam.index))
+        if not cameras:
+            self.camera.addItem("No camera found", "")
+            item = self.camera.model().item(0)  # type: ignore[attr-defined]
+            item.setEnabled(False)
+        if current and not current.isdigit():
+            self.camera.addItem(Path(current).name or current, current)
+        elif current and all(str(c.index) != current for c in cameras):
+            self.camera.addItem(f"Camera {current} (not found)", current)
+        self.camera.addItem("Video file\u2026", VIDEO_FILE)
+        index = self.camera.findData(current)
+        if index < 0:
+            index = 0 if cameras else max(0, self.camera.count() - 2)
+        self.camera.setCurrentIndex(index)
+        self._last_spec = str(self.camera.currentData() or "")
+        self.camera.blockSignals(False)
+
+    def use_camera(self, spec: str) -> None:
+        """Select a camera index, a video file or a stream URL (the command line's --camera)."""
+        spec = spec.strip()
+        if not spec.isdigit():
+            self.set_video_file(spec)
+            return
+        cameras = [CameraEntry(int(self.camera.itemData(i)), self.camera.itemText(i))
+                   for i in range(self.camera.count()) if str(self.camera.itemData(i) or "").isdigit()]
+        self.set_cameras(cameras, spec)
+        self.camera_changed.emit(self.camera_choice())
+
+    def set_video_file(self, path: str) -> None:
+        """Adds (or selects) a video file as the camera and says so."""
+        index = self.camera.findData(path)
+        if index < 0:
+            index = self.camera.count() - 1  # before "Video file..."
+            self.camera.insertItem(index, Path(path).name, path)
+        self.camera.setCurrentIndex(index)
+        self._last_spec = path
+        self.camera_changed.emit(self.camera_choice())
+
+    def _camera_activated(self, index: int) -> None:
+        data = self.camera.itemData(index)
+        if data == VIDEO_FILE:
+            # Stay on the previous source until a file is chosen.
+            back = self.camera.findData(self._last_spec)
+            self.camera.setCurrentIndex(max(0, back))
+            self.video_file_requested.emit()
+            return
+        self._last_spec = str(data or "")
+        self.camera_changed.emit(self.camera_choice())
+
+    def _camera_settings_changed(self) -> None:
+        if not self._building:
+            self.camera_changed.emit(self.camera_choice())
+
+    def camera_choice(self) -> CameraChoice:
+        w, h = str(self.resolution.currentData() or "1280x720").split("x")
+        return CameraChoice(self._last_spec, int(w), int(h), int(self.fps.currentData() or 30), self.mirror.isChecked())
+
+    def set_camera_choice(self, choice: CameraChoice) -> None:
+        self._building = True
+        try:
+            i = self.resolution.findData(f"{choice.width}x{choice.height}")
+            self.resolution.setCurrentIndex(i if i >= 0 else 2)
+            i = self.fps.findData(choice.fps)
+            self.fps.setCurrentIndex(i if i >= 0 else 2)
+            self.mirror.setChecked(choice.mirror)
+            self._last_spec = choice.spec
+        finally:
+            self._building = False
+
+    # -- options ------------------------------------------------------------------------------------------
+    def options(self) -> SwapOptions:
+        restore = RestoreOptions(strength=self.restore_strength.value / 100.0) if self.restore.isChecked() else None
+        return SwapOptions(
+            faces=str(self.faces.currentData()),  # type: ignore[arg-type]
+            blend=self.blend.value / 100.0,
+            color_correction=self.color_correction.isChecked(),
+            face_scale=round(self.face_scale.value, 2),
+            restore=restore,
+        )
+
+    @property
+    def restore_strength_value(self) -> float:
+        return self.restore_strength.value / 100.0
+
+    def set_options(self, options: SwapOptions, restore_strength: float) -> None:
+        self._building = True
+        try:
+            self.faces.setCurrentIndex(max(0, self.faces.findData(options.faces)))
+            self.blend.set_value(options.blend * 100.0)
+            self.face_scale.set_value(options.face_scale)
+            self.color_correction.setChecked(options.color_correction)
+            self.restore.setChecked(options.restore is not None)
+            strength = options.restore.strength if options.restore is not None else restore_strength
+            self.restore_strength.set_value(strength * 100.0)
+        finally:
+            self._building = False
+        self._emit_options()
+
+    def _emit_options(self) -> None:
+        if not self._building:
+            self.options_changed.emit(self.options())
+
+    # -- live state ---------------------------------------------------------------------------------------
+    def set_live(self, state: str) -> None:
+        """state: 'idle', 'starting', 'live' or 'stopping'."""
+        text = {"idle": "Start live", "starting": "Starting\u2026", "live": "Stop live", "stopping": "Stopping\u2026"}
+        self.start_button.setText(text.get(state, "Start live"))
+        self.start_button.setProperty("live", state == "live")
+        self.start_button.setEnabled(state in ("idle", "live"))
+        self.start_button.style().unpolish(self.start_button)
+        self.start_button.style().polish(self.start_button)
+
+    def set_virtual_camera_state(self, state: str, detail: str) -> None:
+        text = {"on": f"on \u2014 {detail}" if detail else "on", "off": "off",
+                "armed": "starts with live", "unavailable": detail or "unavailable"}.get(state, detail)
+        self.virtual_camera_state.setText(text)
+        self.virtual_camera_state.setProperty("level", "warning" if state == "unavailable" else state)
+        self.virtual_camera_state.style().unpolish(self.virtual_camera_state)
+        self.virtual_camera_state.style().polish(self.virtual_camera_state)
+        if state == "unavailable" and self.virtual_camera.isChecked():
+            self.virtual_camera.blockSignals(True)
+            self.virtual_camera.setChecked(False)
+            self.virtual_camera.blockSignals(False)
+
+    def set_record_path(self, path: str) -> None:
+        self.record_path.setText(Path(path).name if path else "Choose file\u2026")
+        self.record_path.setToolTip(path)

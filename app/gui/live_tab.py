@@ -1,0 +1,57 @@
+"""The Live tab's layout: source face and statistics on the left, the preview in the middle, the controls on
+the right. Layout only: the main window wires it to the controllers."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QScrollArea, QVBoxLayout, QWidget
+
+from app.gui.controls import ControlsPanel
+from app.gui.preview import PreviewWidget
+from app.gui.source_panel import SourcePanel
+from app.gui.stats_panel import StatsPanel
+
+
+class LiveTab(QWidget):
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("liveTab")
+        self.source_panel = SourcePanel()
+        self.stats = StatsPanel()
+        self.preview = PreviewWidget()
+        self.controls = ControlsPanel()
+
+        left = QFrame()
+        left.setObjectName("card")
+        left.setFixedWidth(300)
+        left_layout = QVBoxLayout(left)
+        left_layout.setContentsMargins(12, 12, 12, 12)
+        left_layout.setSpacing(12)
+        left_layout.addWidget(self.source_panel, 1)
+        left_layout.addWidget(self.stats, 0)
+
+        preview_card = QFrame()
+        preview_card.setObjectName("previewCard")
+        preview_layout = QVBoxLayout(preview_card)
+        preview_layout.setContentsMargins(0, 0, 0, 0)
+        preview_layout.addWidget(self.preview)
+
+        scroll = QScrollArea()
+        scroll.setObjectName("controlsScroll")
+        scroll.setWidgetResizable(True)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        holder = QWidget()
+        holder.setObjectName("controlsHolder")
+        holder_layout = QVBoxLayout(holder)
+        holder_layout.setContentsMargins(0, 0, 6, 0)
+        holder_layout.addWidget(self.controls)
+        scroll.setWidget(holder)
+        scroll.setFixedWidth(320)
+
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(12, 12, 12, 12)
+        layout.setSpacing(12)
+        layout.addWidget(left)
+        layout.addWidget(preview_card, 1)
+        layout.addWidget(scroll)

@@ -1,0 +1,290 @@
+"""The main window: Live and Photos tabs, an inline message banner, the model dialog, remembered settings."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QSettings, Qt, QTimer
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShortcut
+from PySide6.QtWidgets import QFileDialog, QMainWindow, QTabWidget, QVBoxLayout, QWidget
+
+from app.core.errors import DLCError
+from app.core.manifest import MODEL_FILES, ModelFile
+from app.core.types import SwapOptions
+from app.gui.banner import Banner
+from app.live.cameras import CameraEntry, list_cameras
+from app.gui.live_controller import LiveController
+from app.gui.live_tab import LiveTab
+from app.core.model_files import missing_required
+from app.gui.models_dialog import ModelsDialog
+from app.gui.photos_tab import PhotosTab
+from app.gui.settings import SettingsStore
+from app.gui.source_controller import SourceController
+from app.gui.source_panel import IMAGE_SUFFIXES
+from app.gui.tasks import EngineHolder, TaskRunner
+
+log = logging.getLogger(__name__)
+VIDEO_FILTER = "Videos (*.mp4 *.avi *.mov *.mkv *.webm);;All files (*)"
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, models_dir: Path, providers: Sequence[str] | None = None,
+                 settings: QSettings | None = None, model_files: Sequence[ModelFile] = MODEL_FILES,
+                 virtual_camera_backend: str | None = None, check_models: bool = True,
+                 list_cameras_on_start: bool = True) -> None:
+        super().__init__()
+        self.setObjectName("mainWindow")
+        self.setWindowTitle("Deep Live Cam")
+        self.resize(1440, 880)
+        self.models_dir = Path(models_dir)
+        self.model_files = list(model_files)
+        self.store = SettingsStore(settings)
+        self.tasks = TaskRunner(self._report_exception)
+        self.engines = EngineHolder(self.models_dir, providers)
+        self.models_dialog: ModelsDialog | None = None
+        self._closing = False
+
+        self.banner = Banner()
+        self.live_tab = LiveTab()
+        self.source_panel = self.live_tab.source_panel
+        self.preview = self.live_tab.preview
+        self.stats = self.live_tab.stats
+        self.controls = self.live_tab.controls
+        self.source = SourceController(self.tasks, self.engines, self.source_panel, self.options)
+        self.live = LiveController(self.tasks, lambda: self.engines.engine,
+                                   virtual_camera_backend=virtual_camera_backend, prepare=self.preview.prepare)
+        self.photos = PhotosTab(self.tasks, self.engines, lambda: self.source.source, self.options)
+        self.tabs = QTabWidget()
+        self.tabs.setObjectName("mainTabs")
+        self.tabs.setDocumentMode(True)
+        self.tabs.addTab(self.live_tab, "Live")
+        self.tabs.addTab(self.photos, "Photos")
+        central = QWidget()
+        layout = QVBoxLayout(central)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addWidget(self.banner)
+        layout.addWidget(self.tabs, 1)
+        self.setCentralWidget(central)
+        self._build_menu()
+        self._wire()
+        self._restore_settings()
+        if list_cameras_on_start:
+            self.tasks.spawn(self._list_cameras())
+        if check_models:
+            QTimer.singleShot(0, self._check_models_on_start)
+
+    # -- construction -------------------------------------------------------------------------------------
+    def _build_menu(self) -> None:
+        bar = self.menuBar()
+        file_menu = bar.addMenu("&File")
+        self._action(file_menu, "Open source photo\u2026", self._ask_source, QKeySequence.StandardKey.Open)
+        self._action(file_menu, "Add photos\u2026", self._add_photos_dialog)
+        self.save_all_action = self._action(file_menu, "Save all photos\u2026",
+                                            lambda: self.photos.ask_and_save(False), QKeySequence.StandardKey.Save)
+        file_menu.addSeparator()
+        self._action(file_menu, "Quit", self.close, QKeySequence.StandardKey.Quit)
+        tools = bar.addMenu("&Tools")
+        self._action(tools, "Models\u2026", lambda: self.open_models_dialog(False))
+        self.start_shortcut = QShortcut(QKeySequence(Qt.Key.Key_Space), self)
+        self.start_shortcut.setContext(Qt.ShortcutContext.WindowShortcut)
+        self.start_shortcut.activated.connect(self.toggle_live)
+
+    def _action(self, menu: Any, text: str, slot: Any, shortcut: Any = None) -> QAction:
+        action = QAction(text, self)
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+        action.triggered.connect(slot)
+        menu.addAction(action)
+        return action
+
+    def _wire(self) -> None:
+        c, live = self.controls, self.live
+        c.options_changed.connect(self._options_changed)
+        c.camera_changed.connect(self._camera_changed)
+        c.mirror_changed.connect(self._mirror_changed)
+        c.video_file_requested.connect(self._ask_video_file)
+        c.live_toggled.connect(self.toggle_live)
+        c.virtual_camera_toggled.connect(live.set_virtual_camera)
+        c.record_toggled.connect(self._record_toggled)
+        c.record_path_requested.connect(self._ask_record_path)
+        self.source_panel.open_requested.connect(self._ask_source)
+        self.source.source_changed.connect(self._source_changed)
+        self.source.loaded.connect(self.store.set_source_path)
+        self.source.message.connect(self.show_message)
+        live.state_changed.connect(self._live_state)
+        live.frame_shown.connect(self.preview.set_prepared)
+        live.stats_updated.connect(self.stats.show_stats)
+        live.message.connect(self.show_message)
+        live.sink_state.connect(self._sink_state)
+        self.photos.message.connect(self.show_message)
+
+    def _restore_settings(self) -> None:
+        geometry = self.store.geometry()
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        camera = self.store.camera()
+        self.controls.set_camera_choice(camera)
+        self.controls.set_cameras([], camera.spec)
+        self.controls.set_options(self.store.options(), self.store.restore_strength())
+        self.live.set_options(self.controls.options())
+        self.live.record_path = self.store.text("record/path")
+        self.controls.set_record_path(self.live.record_path)
+        self.photos.folder = self.store.text("photos/folder")
+        source = self.store.source_path()
+        if source and Path(source).is_file():
+            self.source.load(source)
+
+    async def _list_cameras(self) -> None:
+        cameras: list[CameraEntry] = await self.tasks.run(list_cameras)
+        self.controls.set_cameras(cameras)
+
+    # -- messages -----------------------------------------------------------------------------------------
+    def show_message(self, text: str, level: str = "info") -> None:
+        """Every error and notice goes here: the banner (inline, non-blocking) and the status bar."""
+        if self._closing:
+            return
+        # A notice never hides a warning or an error the user has not dismissed yet.
+        if not (level == "info" and self.banner.isVisible() and self.banner.level in ("warning", "error")):
+            self.banner.show_message(text, level)
+        self.statusBar().showMessage(text.splitlines()[0] if text else "", 8000)
+        log.log(logging.ERROR if level == "error" else logging.INFO, "%s", text)
+
+    def _report_exception(self, exc: BaseException) -> None:
+        if isinstance(exc, DLCError):
+            self.show_message(str(exc), "error")
+        else:
+            log.error("unexpected error in a background task", exc_info=exc)
+            self.show_message(f"Something went wrong: {type(exc).__name__}: {exc}", "error")
+
+    # -- live ---------------------------------------------------------------------------------------------
+    def options(self) -> SwapOptions:
+        return self.controls.options()
+
+    def toggle_live(self) -> None:
+        self.live.toggle(self.controls.camera_choice())
+
+    def start_live(self) -> None:
+        self.live.start(self.controls.camera_choice())
+
+    def _options_changed(self, options: SwapOptions) -> None:
+        self.live.set_options(options)
+        self.store.save_options(options, self.controls.restore_strength_value)
+
+    def _camera_changed(self, choice: Any) -> None:
+        self.store.save_camera(choice)
+        if self.live.live:  # another camera or size: restart the capture with it
+            self.live.state_changed.connect(self._restart_when_idle)
+            self.live.stop()
+
+    def _restart_when_idle(self, state: str) -> None:
+        if state == "idle":
+            self.live.state_changed.disconnect(self._restart_when_idle)
+            self.start_live()
+
+    def _mirror_changed(self, mirror: bool) -> None:
+        self.live.set_mirror(mirror)
+        self.store.save_camera(self.controls.camera_choice())
+
+    def _source_changed(self, source: Any) -> None:
+        self.live.set_source(source)
+        if source is not None:
+            self.photos.resume()
+
+    def _live_state(self, state: str) -> None:
+        self.controls.set_live(state)
+        if state == "starting":
+            self.stats.clear()
+        if state == "idle":
+            self.preview.clear("Stopped. Press Start (Space) to go live again")
+        if self.live.vcam.enabled and state == "idle":
+            self.controls.set_virtual_camera_state("armed", "")
+
+    def _sink_state(self, name: str, state: str, detail: str) -> None:
+        if name == "virtual camera":
+            self.controls.set_virtual_camera_state(state, detail)
+            if state == "unavailable":
+                self.show_message(detail, "warning")
+        elif state == "unavailable":
+            self.controls.record.setChecked(False)
+            self.show_message(detail, "error")
+        elif state == "on":
+            self.statusBar().showMessage(f"Recording to {detail}", 5000)
+
+    def _record_toggled(self, on: bool) -> None:
+        if on and not self.live.record_path:
+            self._ask_record_path()
+            if not self.live.record_path:
+                self.controls.record.setChecked(False)
+                return
+        self.live.set_recording(on)
+
+    # -- dialogs ------------------------------------------------------------------------------------------
+    def _ask_source(self) -> None:
+        patterns = " ".join(f"*{s}" for s in IMAGE_SUFFIXES)
+        start = str(Path(self.source.path).parent) if self.source.path else ""
+        name, _ = QFileDialog.getOpenFileName(self, "Open a face photo", start, f"Images ({patterns})")
+        if name:
+            self.source.load(name)
+
+    def _ask_video_file(self) -> None:
+        name, _ = QFileDialog.getOpenFileName(self, "Use a video file as the camera", "", VIDEO_FILTER)
+        if name:
+            self.controls.set_video_file(name)
+
+    def _ask_record_path(self) -> None:
+        name, _ = QFileDialog.getSaveFileName(self, "Record to", self.live.record_path or "recording.mp4",
+                                              "MP4 video (*.mp4)")
+        if name:
+            self.set_record_path(name)
+
+    def set_record_path(self, path: str) -> None:
+        self.live.record_path = path
+        self.controls.set_record_path(path)
+        self.store.set_text("record/path", path)
+
+    def _add_photos_dialog(self) -> None:
+        self.tabs.setCurrentWidget(self.photos)
+        self.photos.add_button.click()
+
+    def open_models_dialog(self, first_start: bool = False) -> ModelsDialog:
+        if self.models_dialog is None:
+            self.models_dialog = ModelsDialog(self.models_dir, self.tasks, self.model_files, first_start, parent=self)
+            self.models_dialog.models_changed.connect(self._models_changed)
+        else:
+            self.models_dialog.refresh(full=False)
+        self.models_dialog.show()
+        self.models_dialog.raise_()
+        return self.models_dialog
+
+    def _check_models_on_start(self) -> None:
+        missing = missing_required(self.models_dir, self.model_files)
+        if missing:
+            self.open_models_dialog(first_start=True)
+            self.show_message("Model files are missing: " + ", ".join(f.relpath for f in missing)
+                              + ". Download them in the Models dialog.", "warning")
+
+    def _models_changed(self) -> None:
+        if not self.live.live:
+            self.engines.reset()
+        if self.source.path and self.source.source is None:
+            self.source.load(self.source.path)
+
+    # -- closing ------------------------------------------------------------------------------------------
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt naming
+        self._closing = True
+        self.store.save_geometry(self.saveGeometry())
+        self.store.save_camera(self.controls.camera_choice())
+        self.store.save_options(self.options(), self.controls.restore_strength_value)
+        self.store.set_text("photos/folder", self.photos.folder)
+        self.store.sync()
+        if self.models_dialog is not None:
+            self.models_dialog.cancel()
+            self.models_dialog.close()
+        # Wait for the calls already running (a live start among them), then stop the session they left.
+        self.tasks.shutdown()
+        self.live.stop_now()
+        super().closeEvent(event)

@@ -1,0 +1,185 @@
+"""The source face panel: drop or open a photo; its faces are boxed; a click picks which one is the source."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from PySide6.QtCore import QPointF, QRect, QRectF, QSize, Qt, Signal
+from PySide6.QtGui import (
+    QColor,
+    QDragEnterEvent,
+    QDropEvent,
+    QMouseEvent,
+    QPainter,
+    QPaintEvent,
+    QPen,
+    QResizeEvent,
+)
+from PySide6.QtWidgets import QLabel, QPushButton, QSizePolicy, QVBoxLayout, QWidget
+
+from app.core.types import Face, Frame
+from app.gui.preview import fit_rect
+from app.gui.qimage import FrameImage, to_display
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
+
+
+def image_paths_from_mime(event: QDragEnterEvent | QDropEvent) -> list[Path]:
+    """The local image files a drag carries, in order."""
+    mime = event.mimeData()
+    if not mime.hasUrls():
+        return []
+    paths = [Path(url.toLocalFile()) for url in mime.urls() if url.isLocalFile()]
+    return [p for p in paths if p.suffix.lower() in IMAGE_SUFFIXES]
+
+
+class FaceImageView(QWidget):
+    """Paints a photo (aspect kept) with a box around each face; the chosen face is highlighted."""
+
+    face_clicked = Signal(int)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("faceView")
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        self.setMinimumWidth(220)
+        self.setFixedHeight(240)
+        self.setCursor(Qt.CursorShape.PointingHandCursor)
+        self._image: FrameImage | None = None
+        self._faces: list[Face] = []
+        self.selected = -1
+        self.placeholder = "Drop a face photo here\nor click \u201cOpen photo\u2026\u201d"
+
+    def sizeHint(self) -> QSize:  # noqa: N802 - Qt naming
+        return QSize(276, self.height_for(276))
+
+    def height_for(self, width: int) -> int:
+        """As tall as the photo needs at this width (no empty bands), within sensible bounds."""
+        if self._image is None:
+            return 240
+        return max(160, min(420, round((width - 12) * self._image.height / self._image.width) + 12))
+
+    def _fit_height(self) -> None:
+        # A fixed height that follows the width (a heightForWidth override trips a PySide refcount bug).
+        height = self.height_for(self.width())
+        if height != self.height():
+            self.setFixedHeight(height)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 - Qt naming
+        super().resizeEvent(event)
+        self._fit_height()
+
+    @property
+    def faces(self) -> list[Face]:
+        return list(self._faces)
+
+    def set_photo(self, image: Frame | None, faces: Sequence[Face] = (), selected: int = -1) -> None:
+        self._image = to_display(image) if image is not None else None
+        self._faces = list(faces)
+        self.selected = selected
+        self._fit_height()
+        self.update()
+
+    def set_selected(self, index: int) -> None:
+        self.selected = index
+        self.update()
+
+    def _image_rect(self) -> QRect:
+        if self._image is None:
+            return QRect()
+        return fit_rect(self._image.width, self._image.height, self.rect().adjusted(6, 6, -6, -6))
+
+    def face_rect(self, index: int) -> QRectF:
+        """Where face `index` is drawn, in widget coordinates."""
+        target = self._image_rect()
+        if self._image is None or target.isEmpty():
+            return QRectF()
+        s = target.width() / self._image.width
+        x1, y1, x2, y2 = self._faces[index].box
+        return QRectF(target.x() + x1 * s, target.y() + y1 * s, (x2 - x1) * s, (y2 - y1) * s)
+
+    def face_at(self, pos: QPointF) -> int:
+        """The face under `pos` (the smallest box containing it), or -1."""
+        hits = [(r.width() * r.height(), i) for i in range(len(self._faces)) if (r := self.face_rect(i)).contains(pos)]
+        return min(hits)[1] if hits else -1
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt naming
+        if event.button() == Qt.MouseButton.LeftButton:
+            index = self.face_at(event.position())
+            if index >= 0:
+                self.face_clicked.emit(index)
+                return
+        super().mousePressEvent(event)
+
+    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 - Qt naming
+        painter = QPainter(self)
+        try:
+            painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+            painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, True)
+            if self._image is None:
+                pen = QPen(QColor("#3d4654"), 2, Qt.PenStyle.DashLine)
+                painter.setPen(pen)
+                painter.drawRoundedRect(QRectF(self.rect()).adjusted(8, 8, -8, -8), 12, 12)
+                painter.setPen(QColor("#8b949e"))
+                painter.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, self.placeholder)
+                return
+            painter.drawImage(self._image_rect(), self._image.image)
+            for i in range(len(self._faces)):
+                chosen = i == self.selected
+                pen = QPen(QColor("#3fb950" if chosen else "#e3b341"), 3 if chosen else 1.5)
+                if not chosen:
+                    pen.setStyle(Qt.PenStyle.DashLine)
+                painter.setPen(pen)
+                painter.drawRoundedRect(self.face_rect(i), 4, 4)
+        finally:
+            painter.end()
+
+
+class SourcePanel(QWidget):
+    """The photo view, an Open button and a line that says what happened (e.g. no face found)."""
+
+    open_requested = Signal()
+    photo_dropped = Signal(str)
+    face_clicked = Signal(int)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("sourcePanel")
+        self.setAcceptDrops(True)
+        title = QLabel("Source face", self)
+        title.setObjectName("sectionTitle")
+        self.view = FaceImageView(self)
+        self.view.face_clicked.connect(self.face_clicked)
+        self.message = QLabel("", self)
+        self.message.setObjectName("sourceMessage")
+        self.message.setWordWrap(True)
+        self.open_button = QPushButton("Open photo\u2026", self)
+        self.open_button.clicked.connect(self.open_requested)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(title)
+        layout.addWidget(self.view)
+        layout.addWidget(self.message)
+        layout.addWidget(self.open_button)
+        layout.addStretch(1)
+
+    def say(self, text: str, level: str = "info") -> None:
+        self.message.setText(text)
+        self.message.setProperty("level", level)
+        self.message.style().unpolish(self.message)
+        self.message.style().polish(self.message)
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 - Qt naming
+        if image_paths_from_mime(event):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802 - Qt naming
+        paths = image_paths_from_mime(event)
+        if not paths:
+            event.ignore()
+            return
+        event.acceptProposedAction()
+        self.photo_dropped.emit(str(paths[0]))
