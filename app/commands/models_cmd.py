@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from app.core.errors import EXIT_INTERRUPTED, EXIT_OK, DLCError, ModelError, OptionError
-from app.core.manifest import MODEL_FILES, ModelFile, default_downloads, lookup
+from app.core.manifest import MODEL_FILES, ModelFile, default_downloads, human_size, lookup
 from app.core.model_status import FileStatus, Status, problems, verify
 from app.core.paths import resolve_models_dir
 
@@ -64,17 +64,6 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     return parser
 
 
-def _human(size: int | None) -> str:
-    if size is None:
-        return "?"
-    value = float(size)
-    for unit in ("B", "kB", "MB", "GB"):
-        if value < 1000 or unit == "GB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1000
-    return f"{size} B"  # pragma: no cover
-
-
 def _table(rows: Sequence[Sequence[str]], out: TextIO) -> None:
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for n, row in enumerate(rows):
@@ -87,7 +76,7 @@ def _status_rows(statuses: Sequence[FileStatus]) -> list[list[str]]:
     rows = [["name", "path", "size", "need", "licence", "status"]]
     for s in statuses:
         f = s.file
-        rows.append([f.key, f.relpath, _human(f.size), f.need, f.licence, s.status.value])
+        rows.append([f.key, f.relpath, human_size(f.size), f.need, f.licence, s.status.value])
     return rows
 
 

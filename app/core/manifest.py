@@ -285,3 +285,15 @@ def lookup(name: str, files: Sequence[ModelFile] = MODEL_FILES) -> tuple[ModelFi
         and wanted in (f.archive.name, PurePosixPath(f.archive.name).stem)
         and f.fetched_by_default
     )
+
+
+def human_size(size: int | None) -> str:
+    """Bytes in decimal units, as download pages state model sizes (554.3 MB)."""
+    if size is None:
+        return "?"
+    value = float(size)
+    for unit in ("B", "kB", "MB", "GB"):
+        if value < 1000 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1000
+    return f"{size} B"  # pragma: no cover

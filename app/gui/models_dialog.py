@@ -26,9 +26,9 @@ from PySide6.QtWidgets import (
 
 from app.core.download import DownloadCancelled, FetchOptions, ProgressCallback, download
 from app.core.errors import DLCError
-from app.core.manifest import MODEL_FILES, ModelFile
-from app.core.model_status import FileStatus, Status
+from app.core.manifest import MODEL_FILES, ModelFile, human_size
 from app.core.model_files import install_local_file, statuses
+from app.core.model_status import FileStatus, Status
 from app.gui.tasks import TaskRunner
 
 STATUS_TEXT = {Status.OK: "ok", Status.PRESENT: "present", Status.MISSING: "missing", Status.CORRUPT: "corrupt",
@@ -42,17 +42,6 @@ FIRST_START = (
     "(about 1 GB) and their licences (insightface's models are for non-commercial research only). "
     "Download them here, or locate files you already have; every file is checked against its SHA-256."
 )
-
-
-def _human(n: int | None) -> str:
-    if n is None:
-        return "?"
-    size = float(n)
-    for unit in ("B", "KB", "MB", "GB"):
-        if size < 1024 or unit == "GB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{n} B"
 
 
 class ModelsDialog(QDialog):
@@ -167,7 +156,7 @@ class ModelsDialog(QDialog):
             name.setToolTip(str(f.path_in(self.models_dir)))
             purpose = QTableWidgetItem(f"{f.purpose} \u2014 {need}")
             purpose.setToolTip(f.note or f.provenance)
-            size = QTableWidgetItem(_human(f.size) if f.size is not None else "\u2014")
+            size = QTableWidgetItem(human_size(f.size) if f.size is not None else "\u2014")
             status = QTableWidgetItem(STATUS_TEXT[s.status] if s else "\u2026")
             if s is not None:
                 optional_missing = s.status is Status.MISSING and not f.required
@@ -232,10 +221,10 @@ class ModelsDialog(QDialog):
         if isinstance(total, int) and total > 0:
             self.progress.setRange(0, 1000)
             self.progress.setValue(int(1000 * done / total))
-            self.progress_label.setText(f"{label}: {_human(done)} of {_human(total)}")
+            self.progress_label.setText(f"{label}: {human_size(done)} of {human_size(total)}")
         else:
             self.progress.setRange(0, 0)
-            self.progress_label.setText(f"{label}: {_human(done)}")
+            self.progress_label.setText(f"{label}: {human_size(done)}")
 
     async def _download(self, files: list[ModelFile]) -> None:
         self._set_busy(True, "Connecting\u2026")
