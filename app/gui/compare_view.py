@@ -22,7 +22,7 @@ class CompareView(QWidget):
         self._before: FrameImage | None = None
         self._after: FrameImage | None = None
         self.split = 0.5  # fraction of the picture's width showing the result
-        self.placeholder = "Drop photos here, or click \u201cAdd photos\u2026\u201d"
+        self.placeholder = "Drop photos or videos here, or click \u201cAdd\u2026\u201d"
 
     def sizeHint(self) -> QSize:  # noqa: N802 - Qt naming
         return QSize(800, 600)

@@ -23,8 +23,8 @@ from PySide6.QtWidgets import (
 )
 
 from app.core.types import RestoreOptions, SwapOptions
-from app.live.cameras import CameraEntry
 from app.gui.settings import CameraChoice
+from app.live.cameras import CameraEntry
 
 RESOLUTIONS = ((640, 360), (640, 480), (1280, 720), (1920, 1080))
 FRAME_RATES = (15, 24, 30, 60)

@@ -13,11 +13,11 @@ from PySide6.QtCore import QObject, QTimer, Signal
 
 from app.core.types import Frame, SwapOptions
 from app.gui.settings import CameraChoice
-from app.live.switch_sink import SwitchableSink
 from app.gui.tasks import TaskRunner
 from app.live.capture import CaptureSettings, OpenCVSource, parse_camera_spec
 from app.live.runtime import LiveEngine, LiveSession
 from app.live.sinks import CallbackSink, RecorderSink, Sink, VirtualCameraSink
+from app.live.switch_sink import SwitchableSink
 
 log = logging.getLogger(__name__)
 

@@ -13,21 +13,22 @@ from PySide6.QtWidgets import QFileDialog, QMainWindow, QTabWidget, QVBoxLayout,
 
 from app.core.errors import DLCError
 from app.core.manifest import MODEL_FILES, ModelFile
+from app.core.model_files import missing_required
 from app.core.types import SwapOptions
 from app.gui.banner import Banner
-from app.live.cameras import CameraEntry, list_cameras
 from app.gui.live_controller import LiveController
 from app.gui.live_tab import LiveTab
-from app.core.model_files import missing_required
 from app.gui.models_dialog import ModelsDialog
 from app.gui.photos_tab import PhotosTab
 from app.gui.settings import SettingsStore
 from app.gui.source_controller import SourceController
 from app.gui.source_panel import IMAGE_SUFFIXES
 from app.gui.tasks import EngineHolder, TaskRunner
+from app.gui.video_jobs import COMMON_VIDEO_SUFFIXES
+from app.live.cameras import CameraEntry, list_cameras
 
 log = logging.getLogger(__name__)
-VIDEO_FILTER = "Videos (*.mp4 *.avi *.mov *.mkv *.webm);;All files (*)"
+VIDEO_FILTER = f"Videos ({' '.join(f'*{s}' for s in COMMON_VIDEO_SUFFIXES)});;All files (*)"
 
 
 class MainWindow(QMainWindow):
@@ -82,8 +83,8 @@ class MainWindow(QMainWindow):
         bar = self.menuBar()
         file_menu = bar.addMenu("&File")
         self._action(file_menu, "Open source photo\u2026", self._ask_source, QKeySequence.StandardKey.Open)
-        self._action(file_menu, "Add photos\u2026", self._add_photos_dialog)
-        self.save_all_action = self._action(file_menu, "Save all photos\u2026",
+        self._action(file_menu, "Add photos or videos\u2026", self._add_photos_dialog)
+        self.save_all_action = self._action(file_menu, "Save all results\u2026",
                                             lambda: self.photos.ask_and_save(False), QKeySequence.StandardKey.Save)
         file_menu.addSeparator()
         self._action(file_menu, "Quit", self.close, QKeySequence.StandardKey.Quit)
@@ -284,6 +285,8 @@ class MainWindow(QMainWindow):
         if self.models_dialog is not None:
             self.models_dialog.cancel()
             self.models_dialog.close()
+        # A video in progress stops (nothing written) rather than holding the pool until its last frame.
+        self.photos.shutdown()
         # Wait for the calls already running (a live start among them), then stop the session they left.
         self.tasks.shutdown()
         self.live.stop_now()

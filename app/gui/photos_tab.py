@@ -1,5 +1,8 @@
-"""The Photos tab: drag in images, each is swapped (and restored if on) in the background with progress;
-before/after comparison; save one or all to a chosen folder; copy to the clipboard."""
+"""The Photos tab: drag in images or videos, each is swapped (and restored if on) in the background with
+progress; before/after comparison; save one or all to a chosen folder; copy to the clipboard.
+
+A video is written as it is processed, to the output folder (the last folder saved to, else the video's own
+folder), with a frame progress bar, the time left and a Cancel button; its comparison shows the first frame."""
 
 from __future__ import annotations
 
@@ -18,7 +21,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QListWidget,
     QListWidgetItem,
-    QProgressBar,
     QPushButton,
     QSplitter,
     QVBoxLayout,
@@ -30,31 +32,47 @@ from app.core.errors import DLCError
 from app.core.image_io import read_image, write_image
 from app.core.types import Frame, SwapOptions
 from app.gui.compare_view import CompareView
+from app.gui.job_progress import JobProgress
 from app.gui.qimage import to_owned_qimage
-from app.gui.source_panel import IMAGE_SUFFIXES, image_paths_from_mime
 from app.gui.tasks import EngineHolder, TaskRunner
+from app.gui.video_jobs import (
+    VideoJob,
+    copy_video,
+    is_video_path,
+    media_paths_from_mime,
+    open_dialog_filter,
+    video_output_name,
+)
+from app.live.video import Progress, VideoCancelled
 
 log = logging.getLogger(__name__)
 THUMB = 72
 
 
-@dataclass
+@dataclass(eq=False)  # compared by identity: the frames are arrays
 class PhotoItem:
     path: Path
-    state: str = "queued"  # queued, working, done, failed
-    before: Frame | None = None
+    state: str = "queued"  # queued, working, done, failed, cancelled
+    before: Frame | None = None  # for a video: its first frame
     after: Frame | None = None
-    faces: int = 0
+    faces: int = 0  # for a video: frames with a face swapped
     error: str = ""
+    output: Path | None = None  # a video's written file
+    frames: int = 0  # a video's frames written
+
+    @property
+    def is_video(self) -> bool:
+        return is_video_path(self.path)
 
     @property
     def output_name(self) -> str:
-        return f"{self.path.stem}_swapped.png"
+        return video_output_name(self.path) if self.is_video else f"{self.path.stem}_swapped.png"
 
 
 class PhotosTab(QWidget):
     message = Signal(str, str)  # text, level
     batch_finished = Signal()
+    video_progress = Signal(int, int, str)  # frames done, frames in all (0: unknown), time left
 
     def __init__(self, tasks: TaskRunner, engines: EngineHolder,
                  source: Callable[[], SourceFace | None], options: Callable[[], SwapOptions],
@@ -68,7 +86,8 @@ class PhotosTab(QWidget):
         self._options = options
         self.items: list[PhotoItem] = []
         self._worker: asyncio.Task[None] | None = None
-        self.folder = ""  # the last folder saved to
+        self.video_job: VideoJob | None = None  # the video being processed
+        self.folder = ""  # the last folder saved to; videos are written there
 
         self.list = QListWidget()
         self.list.setObjectName("photoList")
@@ -79,18 +98,21 @@ class PhotosTab(QWidget):
         self.compare = CompareView()
         self.caption = QLabel("")
         self.caption.setObjectName("caption")
-        self.progress = QProgressBar()
-        self.progress.setTextVisible(True)
-        self.progress.setFormat("%v of %m")
-        self.progress.hide()
+        self.job_progress = JobProgress()
+        self.job_progress.cancel_requested.connect(self.cancel_video)
+        self.progress, self.cancel_button = self.job_progress.bar, self.job_progress.cancel_button
 
-        self.add_button = QPushButton("Add photos\u2026")
+        self.add_button = QPushButton("Add\u2026")
+        self.add_button.setToolTip("Add photos or videos (or drop them here)")
         self.save_button = QPushButton("Save")
         self.save_all_button = QPushButton("Save all")
         self.save_all_button.setToolTip("Save every result to a folder (Ctrl+S)")
         self.copy_button = QPushButton("Copy")
         self.copy_button.setToolTip("Copy the result to the clipboard")
         self.clear_button = QPushButton("Clear")
+        self.folder_button = QPushButton("Output folder\u2026")
+        self.folder_button.setToolTip("Videos are written next to each video until a folder is chosen")
+        self.folder_button.clicked.connect(self._choose_folder)
         self.add_button.clicked.connect(self._open_photos)
         self.save_button.clicked.connect(lambda: self.ask_and_save(selected_only=True))
         self.save_all_button.clicked.connect(lambda: self.ask_and_save(selected_only=False))
@@ -100,13 +122,14 @@ class PhotosTab(QWidget):
         left = QWidget()
         left_layout = QVBoxLayout(left)
         left_layout.setContentsMargins(0, 0, 0, 0)
-        title = QLabel("Photos")
+        title = QLabel("Photos and videos")
         title.setObjectName("sectionTitle")
         left_layout.addWidget(title)
         left_layout.addWidget(self.list, 1)
-        left_layout.addWidget(self.progress)
+        left_layout.addWidget(self.job_progress)
         row = QHBoxLayout()
         row.addWidget(self.add_button)
+        row.addWidget(self.folder_button)
         row.addWidget(self.clear_button)
         left_layout.addLayout(row)
 
@@ -132,18 +155,17 @@ class PhotosTab(QWidget):
 
     # -- adding ---------------------------------------------------------------------------------------
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 - Qt naming
-        if image_paths_from_mime(event):
+        if media_paths_from_mime(event):
             event.acceptProposedAction()
 
     def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802 - Qt naming
-        paths = image_paths_from_mime(event)
+        paths = media_paths_from_mime(event)
         if paths:
             event.acceptProposedAction()
             self.add_paths(paths)
 
     def _open_photos(self) -> None:
-        patterns = " ".join(f"*{s}" for s in IMAGE_SUFFIXES)
-        names, _ = QFileDialog.getOpenFileNames(self, "Add photos", self.folder, f"Images ({patterns})")
+        names, _ = QFileDialog.getOpenFileNames(self, "Add photos or videos", self.folder, open_dialog_filter())
         if names:
             self.add_paths([Path(n) for n in names])
 
@@ -176,9 +198,7 @@ class PhotosTab(QWidget):
         return self._worker is not None and not self._worker.done()
 
     async def _work(self) -> None:
-        total = len(self.items)
-        self.progress.setMaximum(total)
-        self.progress.show()
+        self._show_batch_progress()
         while True:
             queued = [i for i, it in enumerate(self.items) if it.state == "queued"]
             source = self._source()
@@ -189,7 +209,12 @@ class PhotosTab(QWidget):
             item.state = "working"
             self._refresh_row(index)
             try:
-                await self._process(item, source, self._options())
+                if item.is_video:
+                    await self._process_video(item, source, self._options())
+                else:
+                    await self._process(item, source, self._options())
+            except VideoCancelled:
+                item.state, item.error = "cancelled", "cancelled; nothing was written"
             except DLCError as exc:
                 item.state, item.error = "failed", str(exc)
             except Exception as exc:
@@ -197,15 +222,18 @@ class PhotosTab(QWidget):
                 item.state, item.error = "failed", f"{type(exc).__name__}: {exc}"
             if index < len(self.items) and self.items[index] is item:
                 self._refresh_row(index)
-                self.progress.setMaximum(len(self.items))
-                self.progress.setValue(sum(1 for i in self.items if i.state in ("done", "failed")))
-        self.progress.hide()
+                self._show_batch_progress()
+        self.job_progress.finish()
         failed = [i for i in self.items if i.state == "failed"]
         if failed:
-            self.message.emit(f"{len(failed)} photo(s) could not be swapped: {failed[0].path.name}: "
+            self.message.emit(f"{len(failed)} file(s) could not be swapped: {failed[0].path.name}: "
                               f"{failed[0].error}", "warning")
         self._update_buttons()
         self.batch_finished.emit()
+
+    def _show_batch_progress(self) -> None:
+        finished = sum(1 for i in self.items if i.state in ("done", "failed", "cancelled"))
+        self.job_progress.show_batch(finished, len(self.items))
 
     async def _process(self, item: PhotoItem, source: SourceFace, options: SwapOptions) -> None:
         engine = self._engines.engine
@@ -217,12 +245,78 @@ class PhotosTab(QWidget):
         if not result.faces:
             item.error = "no face found"
 
+    # -- videos -------------------------------------------------------------------------------------------
+    def output_folder(self, item: PhotoItem) -> Path:
+        """Where a video is written: the chosen folder, else next to the video itself."""
+        if self.folder and Path(self.folder).is_dir():
+            return Path(self.folder)
+        return item.path.parent
+
+    def _choose_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Write videos and saved photos to", self.folder)
+        if folder:
+            self.set_folder(folder)
+
+    def set_folder(self, folder: str | Path) -> None:
+        self.folder = str(folder)
+        self.folder_button.setToolTip(f"Videos are written to {self.folder}")
+
+    async def _process_video(self, item: PhotoItem, source: SourceFace, options: SwapOptions) -> None:
+        output = self.output_folder(item) / item.output_name
+        job = VideoJob(item.path, output, lambda p: self._show_video_progress(job, p),
+                       lambda before, after: self._show_first_frame(item, before, after))
+        self.video_job = job
+        self.job_progress.start_video()
+        try:
+            report = await job.run(self._tasks, self._engines.engine, source, options)
+        finally:
+            if self.video_job is job:
+                self.video_job = None
+            self.job_progress.end_video()
+        item.output, item.frames, item.faces = report.output, report.frames, job.frames_with_faces
+        item.state = "done"
+        if not item.faces:
+            item.error = "no face found; the video was copied unchanged"
+        self.message.emit(f"Wrote {report.output.name} ({report.frames} frames) to {report.output.parent}", "info")
+
+    def _show_video_progress(self, job: VideoJob, p: Progress) -> None:
+        if job is not self.video_job:
+            return  # a job cleared away; its last report arrives late
+        eta = self.job_progress.show_video(p)
+        self.video_progress.emit(p.done, p.total or 0, eta)
+
+    def _show_first_frame(self, item: PhotoItem, before: Frame, after: Frame) -> None:
+        index = next((i for i, it in enumerate(self.items) if it is item), -1)
+        if index >= 0:
+            item.before, item.after = before, after
+            self._refresh_row(index)
+
+    def cancel_video(self) -> None:
+        """Stop the video being swapped; process_video removes its temp file, so no output is left."""
+        if self.video_job is not None:
+            self.video_job.cancel()
+
+    def shutdown(self) -> None:
+        """Before the task pool waits for its calls: a video must stop rather than run to its end."""
+        self.cancel_video()
+        if self._worker is not None and not self._worker.done():
+            self._worker.cancel()
+
     # -- showing ------------------------------------------------------------------------------------------
+    def _status(self, item: PhotoItem) -> str:
+        if item.state == "queued":
+            return "waiting"
+        if item.state == "working":
+            return "working\u2026"
+        if item.state in ("failed", "cancelled"):
+            return item.error or item.state
+        if item.is_video:
+            return f"faces in {item.faces} of {item.frames} frames \u2192 {item.output_name}"
+        return f"{item.faces} face(s) swapped" if item.faces else "no face found"
+
     def _refresh_row(self, index: int) -> None:
         item, row = self.items[index], self.list.item(index)
-        status = {"queued": "waiting", "working": "working\u2026", "failed": item.error or "failed"}.get(
-            item.state, f"{item.faces} face(s) swapped" if item.faces else "no face found")
-        row.setText(f"{item.path.name}\n{status}")
+        row.setText(f"{item.path.name}\n{self._status(item)}")
         shown = item.after if item.after is not None else item.before
         if shown is not None:
             pix = QPixmap.fromImage(to_owned_qimage(shown)).scaled(
@@ -240,28 +334,34 @@ class PhotosTab(QWidget):
             return
         item = self.items[index]
         self.compare.set_images(item.before, item.after)
-        detail = {"done": f"{item.faces} face(s) swapped \u2014 drag across the picture to compare",
-                  "failed": item.error}.get(item.state, item.state)
+        detail = self._status(item) if item.state != "done" else (
+            f"{self._status(item)} \u2014 first frame; drag across it to compare" if item.is_video
+            else f"{item.faces} face(s) swapped \u2014 drag across the picture to compare")
         self.caption.setText(f"{item.path.name}: {detail}")
         self._update_buttons()
 
+    @staticmethod
+    def _has_result(item: PhotoItem) -> bool:
+        if item.is_video:
+            return item.state == "done" and item.output is not None
+        return item.after is not None
+
     def _update_buttons(self) -> None:
         current = self.current_item()
-        has_result = current is not None and current.after is not None
+        has_result = current is not None and self._has_result(current)
         self.save_button.setEnabled(has_result)
-        self.copy_button.setEnabled(has_result)
-        self.save_all_button.setEnabled(any(i.after is not None for i in self.items))
+        self.copy_button.setEnabled(has_result and current is not None and not current.is_video)
+        self.save_all_button.setEnabled(any(self._has_result(i) for i in self.items))
 
     def current_item(self) -> PhotoItem | None:
         row = self.list.currentRow()
         return self.items[row] if 0 <= row < len(self.items) else None
 
     def clear(self) -> None:
-        if self._worker is not None and not self._worker.done():
-            self._worker.cancel()
+        self.shutdown()
         self.items.clear()
         self.list.clear()
-        self.progress.hide()
+        self.job_progress.finish()
         self._show_row(-1)
 
     # -- saving and copying -------------------------------------------------------------------------------
@@ -276,27 +376,35 @@ class PhotosTab(QWidget):
             items = [current] if current is not None else []
         else:
             items = list(self.items)
-        self.folder = str(folder)
-        return self._tasks.spawn(self._save(folder, [i for i in items if i.after is not None]))
+        self.set_folder(folder)
+        return self._tasks.spawn(self._save(folder, [i for i in items if self._has_result(i)]))
 
     async def _save(self, folder: Path, items: list[PhotoItem]) -> list[Path]:
         written: list[Path] = []
         try:
             for item in items:
-                assert item.after is not None
-                written.append(await self._tasks.run(write_image, folder / item.output_name, item.after))
-        except DLCError as exc:
+                target = folder / item.output_name
+                if item.is_video:  # already written: a copy, unless it is there already
+                    assert item.output is not None
+                    if target.resolve() != item.output.resolve():
+                        await self._tasks.run(copy_video, item.output, target)
+                    written.append(target)
+                else:
+                    assert item.after is not None
+                    written.append(await self._tasks.run(write_image, target, item.after))
+        except (DLCError, OSError) as exc:
             self.message.emit(str(exc), "error")
             return written
         if written:
-            self.message.emit(f"Saved {len(written)} photo(s) to {folder}", "info")
+            noun = "file(s)" if any(i.is_video for i in items) else "photo(s)"
+            self.message.emit(f"Saved {len(written)} {noun} to {folder}", "info")
         else:
             self.message.emit("Nothing to save yet.", "warning")
         return written
 
     def copy_selected(self) -> None:
         item = self.current_item()
-        if item is None or item.after is None:
+        if item is None or item.after is None or item.is_video:
             return
         QGuiApplication.clipboard().setImage(to_owned_qimage(item.after))
         self.message.emit(f"Copied {item.output_name} to the clipboard", "info")
