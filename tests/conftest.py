@@ -31,3 +31,44 @@ def standin_tracking(tmp_path_factory: pytest.TempPathFactory) -> TrackingScene:
     from tests.standins import build_tracking_scene
 
     return build_tracking_scene(tmp_path_factory.mktemp("standin_tracking") / "det_10g.onnx")
+
+
+@pytest.fixture
+def fake_virtual_camera(monkeypatch: pytest.MonkeyPatch) -> type:
+    """pyvirtualcam with one backend, `fake`, that records frames (FakeVirtualCamera.instances)."""
+    from pyvirtualcam import camera as pvc_camera
+
+    from tests.live.fakes import FakeVirtualCamera
+
+    monkeypatch.setattr(pvc_camera, "BACKENDS", {"fake": FakeVirtualCamera})
+    FakeVirtualCamera.instances.clear()
+    return FakeVirtualCamera
+
+
+@pytest.fixture
+def no_virtual_camera(monkeypatch: pytest.MonkeyPatch) -> None:
+    """pyvirtualcam whose only backend finds no device."""
+    from pyvirtualcam import camera as pvc_camera
+
+    from tests.live.fakes import MissingVirtualCamera
+
+    monkeypatch.setattr(pvc_camera, "BACKENDS", {"v4l2loopback": MissingVirtualCamera})
+
+
+@pytest.fixture(scope="session")
+def photo_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The real photos as PNG files (t1, astronaut, tom_hanks), a blank one, and a text file named .jpg."""
+    import cv2
+
+    from tests.standins import photos
+
+    root = tmp_path_factory.mktemp("photos")
+    paths = {}
+    for scene in photos.all_scenes():
+        paths[scene.name] = root / f"{scene.name}.png"
+        cv2.imwrite(str(paths[scene.name]), scene.image)
+    paths["blank"] = root / "blank.png"
+    cv2.imwrite(str(paths["blank"]), photos.blank())
+    paths["text"] = root / "notes.jpg"
+    paths["text"].write_text("this is not an image")
+    return paths

@@ -3,39 +3,14 @@
 from __future__ import annotations
 
 import shutil
-from typing import Any
 
 import cv2
 import numpy as np
 import pytest
-from pyvirtualcam import camera as pvc_camera
 
 from app.cli import main
 
 PAN = [(2 * i, 0) for i in range(45)]  # 1.5 s at 30 fps, panning 2 px per frame
-
-
-class FakeBackend:
-    """Stands in for a v4l2loopback/OBS device: keeps what pyvirtualcam sends it."""
-
-    instances: list[FakeBackend] = []
-
-    def __init__(self, *, width: int, height: int, fps: float, fourcc: int, device: str | None, **kw: Any):
-        self.width, self.height, self.fps, self.fourcc = width, height, fps, fourcc
-        self.frames: list[np.ndarray] = []
-        FakeBackend.instances.append(self)
-
-    def send(self, frame: np.ndarray) -> None:
-        self.frames.append(frame.copy())
-
-    def close(self) -> None:
-        pass
-
-    def device(self) -> str:
-        return "fake"
-
-    def native_fourcc(self) -> int | None:
-        return self.fourcc
 
 
 @pytest.fixture(scope="module")
@@ -90,23 +65,16 @@ def test_live_headless_recording_swaps_faces(live_setup, tmp_path, capsys):
     assert swapped >= len(recorded[len(recorded) // 3:])  # at least one swapped face in every later frame
 
 
-def test_live_virtual_camera_receives_rgb_frames(live_setup, monkeypatch, capsys):
-    monkeypatch.setattr(pvc_camera, "BACKENDS", {"dlc-fake": FakeBackend})
-    FakeBackend.instances.clear()
+def test_live_virtual_camera_receives_rgb_frames(live_setup, fake_virtual_camera, capsys):
     code = main(["live", "--source", str(live_setup["source"]), "--camera", str(live_setup["video"]),
                  "--no-preview", "--virtual-camera", "--duration", "1", "--models-dir", str(live_setup["models"])])
     assert code == 0, capsys.readouterr().err
-    (backend,) = FakeBackend.instances
+    (backend,) = fake_virtual_camera.instances
     assert (backend.width, backend.height) == (640, 360)
     assert backend.frames and backend.frames[-1].size == 640 * 360 * 3
 
 
-def test_live_without_virtual_camera_device_goes_on(live_setup, monkeypatch, capsys):
-    class Missing:
-        def __init__(self, **kw: Any) -> None:
-            raise RuntimeError("device not found")
-
-    monkeypatch.setattr(pvc_camera, "BACKENDS", {"v4l2loopback": Missing})
+def test_live_without_virtual_camera_device_goes_on(live_setup, no_virtual_camera, capsys):
     code = main(["live", "--source", str(live_setup["source"]), "--camera", str(live_setup["video"]),
                  "--no-preview", "--virtual-camera", "--duration", "0.5", "--models-dir", str(live_setup["models"])])
     captured = capsys.readouterr()

@@ -16,28 +16,14 @@ from app.cli import main
 from tests.standins import photos
 
 
-@pytest.fixture(scope="module")
-def images(tmp_path_factory) -> dict[str, Path]:
-    root = tmp_path_factory.mktemp("images")
-    paths = {}
-    for scene in photos.all_scenes():
-        paths[scene.name] = root / f"{scene.name}.png"
-        cv2.imwrite(str(paths[scene.name]), scene.image)
-    paths["blank"] = root / "blank.png"
-    cv2.imwrite(str(paths["blank"]), photos.blank())
-    paths["text"] = root / "notes.jpg"
-    paths["text"].write_text("this is not an image")
-    return paths
-
-
 def swap(models: Path, *args: str) -> int:
     return main(["swap", *args, "--models-dir", str(models)])
 
 
 @pytest.mark.parametrize("ext", [".png", ".jpg", ".webp"])
-def test_every_face_of_t1_is_swapped(standin_models_dir, images, tmp_path, ext, capsys):
+def test_every_face_of_t1_is_swapped(standin_models_dir, photo_files, tmp_path, ext, capsys):
     out = tmp_path / f"out{ext}"
-    assert swap(standin_models_dir, str(images["astronaut"]), str(images["t1"]), "-o", str(out)) == 0
+    assert swap(standin_models_dir, str(photo_files["astronaut"]), str(photo_files["t1"]), "-o", str(out)) == 0
     assert "swapped 6 face(s)" in capsys.readouterr().out
     result = cv2.imread(str(out))
     original = photos.t1().image
@@ -55,9 +41,10 @@ def test_every_face_of_t1_is_swapped(standin_models_dir, images, tmp_path, ext, 
         assert np.array_equal(result[far], original[far])
 
 
-def test_largest_and_options(standin_models_dir, images, tmp_path):
+def test_largest_and_options(standin_models_dir, photo_files, tmp_path):
     out = tmp_path / "out.png"
-    code = swap(standin_models_dir, str(images["tom_hanks"]), str(images["t1"]), "-o", str(out), "--faces", "largest",
+    code = swap(standin_models_dir, str(photo_files["tom_hanks"]), str(photo_files["t1"]), "-o", str(out),
+                "--faces", "largest",
                 "--blend", "0.6", "--no-color-correction", "--face-scale", "1.1", "--providers", "cpu")
     assert code == 0
     changed = np.any(cv2.imread(str(out)) != photos.t1().image, axis=2)
@@ -76,9 +63,9 @@ def test_largest_and_options(standin_models_dir, images, tmp_path):
         (["{astronaut}", "{t1}", "--blend", "2"], 2, "blend must be between"),
     ],
 )
-def test_bad_input_gets_a_message_and_its_exit_code(standin_models_dir, images, tmp_path, capsys, args, code,
+def test_bad_input_gets_a_message_and_its_exit_code(standin_models_dir, photo_files, tmp_path, capsys, args, code,
                                                     message):
-    names = {k: str(v) for k, v in images.items()} | {"missing": str(tmp_path / "nope.jpg")}
+    names = {k: str(v) for k, v in photo_files.items()} | {"missing": str(tmp_path / "nope.jpg")}
     argv = [a.format(**names) for a in args]
     out = tmp_path / "out.png"
     assert swap(standin_models_dir, *argv, "-o", str(out)) == code
@@ -87,35 +74,37 @@ def test_bad_input_gets_a_message_and_its_exit_code(standin_models_dir, images, 
     assert not out.exists()
 
 
-def test_unwritable_output(standin_models_dir, images, tmp_path, capsys):
-    assert swap(standin_models_dir, str(images["astronaut"]), str(images["t1"]), "-o",
+def test_unwritable_output(standin_models_dir, photo_files, tmp_path, capsys):
+    assert swap(standin_models_dir, str(photo_files["astronaut"]), str(photo_files["t1"]), "-o",
                 str(tmp_path / "no-such-folder" / "out.png")) == 6
-    assert swap(standin_models_dir, str(images["astronaut"]), str(images["t1"]), "-o", str(tmp_path / "o.gif")) == 6
+    gif = tmp_path / "o.gif"
+    assert swap(standin_models_dir, str(photo_files["astronaut"]), str(photo_files["t1"]), "-o", str(gif)) == 6
     assert "unsupported output format" in capsys.readouterr().err
 
 
-def test_missing_models_exit_3_naming_files(images, tmp_path, capsys):
-    assert swap(tmp_path, str(images["astronaut"]), str(images["t1"]), "-o", str(tmp_path / "o.png")) == 3
+def test_missing_models_exit_3_naming_files(photo_files, tmp_path, capsys):
+    assert swap(tmp_path, str(photo_files["astronaut"]), str(photo_files["t1"]), "-o", str(tmp_path / "o.png")) == 3
     err = capsys.readouterr().err
     assert "inswapper_128.onnx" in err and "deep-live-cam models download" in err
 
 
-def test_corrupt_model_exit_3(standin_models_dir, images, tmp_path, capsys):
+def test_corrupt_model_exit_3(standin_models_dir, photo_files, tmp_path, capsys):
     models = tmp_path / "models"
     shutil.copytree(standin_models_dir, models)
     (models / "buffalo_l" / "det_10g.onnx").write_bytes(os.urandom(4096))
-    assert swap(models, str(images["astronaut"]), str(images["t1"]), "-o", str(tmp_path / "o.png")) == 3
+    assert swap(models, str(photo_files["astronaut"]), str(photo_files["t1"]), "-o", str(tmp_path / "o.png")) == 3
     assert "corrupt" in capsys.readouterr().err
 
 
-def test_console_script_and_python_m(standin_models_dir, images, tmp_path):
+def test_console_script_and_python_m(standin_models_dir, photo_files, tmp_path):
     env = dict(os.environ, DLC_MODELS_DIR=str(standin_models_dir))
     out = tmp_path / "o.png"
-    proc = subprocess.run([sys.executable, "-m", "app", "swap", str(images["astronaut"]), str(images["t1"]),
+    proc = subprocess.run([sys.executable, "-m", "app", "swap", str(photo_files["astronaut"]), str(photo_files["t1"]),
                            "-o", str(out)], env=env, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert out.is_file()
     exe = Path(sys.executable).with_name("deep-live-cam")
-    proc = subprocess.run([str(exe), "swap", str(images["blank"]), str(images["t1"]), "-o", str(out)], env=env,
+    proc = subprocess.run([str(exe), "swap", str(photo_files["blank"]), str(photo_files["t1"]), "-o", str(out)],
+                          env=env,
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 5 and "Traceback" not in proc.stderr

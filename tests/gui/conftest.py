@@ -128,3 +128,16 @@ def drop_files(widget: QWidget, paths: list[Path]) -> bool:
                       Qt.KeyboardModifier.NoModifier)
     QApplication.sendEvent(widget, drop)
     return drop.isAccepted()
+
+
+def record_swap_options(engine: Any) -> list[Any]:
+    """Wrap `engine.swap` so each call's options are kept (what the worker really used); returns that list."""
+    seen: list[Any] = []
+    real_swap = engine.swap
+
+    def recording_swap(frame: Any, source: Any, faces: Any, options: Any) -> Any:
+        seen.append(options)
+        return real_swap(frame, source, faces, options)
+
+    engine.swap = recording_swap
+    return seen

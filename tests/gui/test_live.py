@@ -9,7 +9,7 @@ from typing import Any
 from PySide6.QtCore import Qt
 
 from app.core.types import SwapOptions
-from tests.gui.conftest import live_threads
+from tests.gui.conftest import live_threads, record_swap_options
 
 
 def start_live(w: Any, video: Path, photo: Path, qtbot: Any) -> None:
@@ -25,15 +25,7 @@ def start_live(w: Any, video: Path, photo: Path, qtbot: Any) -> None:
 def test_live_preview_stats_settings_and_stop(make_window: Any, live_models_dir: Path, camera_video: Path,
                                               live_source_photo: Path, qtbot: Any) -> None:
     w = make_window(live_models_dir)
-    engine = w.engines.engine
-    seen: list[SwapOptions] = []
-    real_swap = engine.swap
-
-    def recording_swap(frame: Any, source: Any, faces: Any, options: SwapOptions) -> Any:
-        seen.append(options)
-        return real_swap(frame, source, faces, options)
-
-    engine.swap = recording_swap  # type: ignore[method-assign]
+    seen: list[SwapOptions] = record_swap_options(w.engines.engine)
     start_live(w, camera_video, live_source_photo, qtbot)
     assert w.controls.start_button.text() == "Stop live"
 

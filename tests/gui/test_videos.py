@@ -15,7 +15,7 @@ from PySide6.QtCore import Qt
 
 from app.gui.main_window import VIDEO_FILTER
 from app.gui.video_jobs import open_dialog_filter, video_output_name
-from tests.gui.conftest import drop_files, live_threads
+from tests.gui.conftest import drop_files, live_threads, record_swap_options
 from tests.live.test_video import write_clip
 from tests.standins import TrackingScene
 
@@ -46,15 +46,7 @@ def window(make_window: Any, live_models_dir: Path, live_source_photo: Path, tmp
 def test_a_dropped_video_is_swapped_with_progress(window: Any, standin_tracking: TrackingScene, tmp_path: Path,
                                                   qtbot: Any) -> None:
     w, tab = window, window.photos
-    engine = w.engines.engine
-    seen: list[Any] = []
-    real_swap = engine.swap
-
-    def recording_swap(frame: Any, source: Any, faces: Any, options: Any) -> Any:
-        seen.append(options)
-        return real_swap(frame, source, faces, options)
-
-    engine.swap = recording_swap  # type: ignore[method-assign]
+    seen = record_swap_options(w.engines.engine)
     w.controls.restore.setChecked(True)
     clip = make_clip(tmp_path / "clip.mp4", standin_tracking, 10)
     shown: list[tuple[int, int, str]] = []

@@ -56,3 +56,35 @@ class SlowEngine:
             x1, y1, x2, y2 = (int(v) for v in face.box)
             out[max(0, y1) : y2, max(0, x1) : x2] = (0, 0, 255)
         return FakeResult(out, faces, {"swap": (time.perf_counter() - t0) * 1000.0})
+
+
+class FakeVirtualCamera:
+    """A pyvirtualcam backend standing in for a v4l2loopback/OBS device (none exists here): it keeps what
+    pyvirtualcam hands it, a 1-D RGB buffer per frame."""
+
+    instances: list[FakeVirtualCamera] = []
+
+    def __init__(self, *, width: int, height: int, fps: float, fourcc: int, device: str | None, **kw: Any) -> None:
+        self.width, self.height, self.fps, self.fourcc = width, height, fps, fourcc
+        self.frames: list[np.ndarray] = []
+        self.closed = False
+        FakeVirtualCamera.instances.append(self)
+
+    def send(self, frame: np.ndarray) -> None:
+        self.frames.append(frame.copy())
+
+    def close(self) -> None:
+        self.closed = True
+
+    def device(self) -> str:
+        return "Fake Camera"
+
+    def native_fourcc(self) -> int | None:
+        return self.fourcc
+
+
+class MissingVirtualCamera:
+    """A backend whose device is not there, as on a machine without a virtual camera driver."""
+
+    def __init__(self, **kw: Any) -> None:
+        raise RuntimeError("device not found")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any
 
 import cv2
 import numpy as np
@@ -17,38 +16,7 @@ from app.core.types import Frame  # noqa: E402
 from app.live.capture import SyntheticCamera  # noqa: E402
 from app.live.runtime import LiveSession  # noqa: E402
 from app.live.sinks import CallbackSink, RecorderSink, SinkUnavailable, VirtualCameraSink  # noqa: E402
-from tests.live.fakes import SlowEngine  # noqa: E402
-
-
-class FakeBackend:
-    """Records what pyvirtualcam hands a backend (a 1-D RGB buffer per frame)."""
-
-    instances: list[FakeBackend] = []
-
-    def __init__(
-        self, *, width: int, height: int, fps: float, fourcc: int, device: str | None, **kw: Any
-    ) -> None:
-        self.width, self.height, self.fps, self.fourcc = width, height, fps, fourcc
-        self.frames: list[np.ndarray] = []
-        self.closed = False
-        FakeBackend.instances.append(self)
-
-    def send(self, frame: np.ndarray) -> None:
-        self.frames.append(frame.copy())
-
-    def close(self) -> None:
-        self.closed = True
-
-    def device(self) -> str:
-        return "Fake Camera"
-
-    def native_fourcc(self) -> int | None:
-        return self.fourcc
-
-
-class MissingBackend:
-    def __init__(self, **kw: Any) -> None:
-        raise RuntimeError("device not found")
+from tests.live.fakes import FakeVirtualCamera, SlowEngine  # noqa: E402
 
 
 def blue(i: int) -> Frame:
@@ -59,8 +27,8 @@ def blue(i: int) -> Frame:
 
 def test_virtual_camera_receives_rgb_frames_of_the_output_size(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(pvc_camera, "BACKENDS", dict(pvc_camera.BACKENDS))
-    pyvirtualcam.register_backend("dlc-fake", FakeBackend)
-    FakeBackend.instances.clear()
+    pyvirtualcam.register_backend("dlc-fake", FakeVirtualCamera)  # registered as a user of the library would
+    FakeVirtualCamera.instances.clear()
     session = LiveSession(
         SlowEngine(0.01),
         SyntheticCamera(64, 48, 30.0, frames=10, make=blue),
@@ -68,15 +36,14 @@ def test_virtual_camera_receives_rgb_frames_of_the_output_size(monkeypatch: pyte
     )
     session.start()
     assert session.wait(3.0) and session.error is None and session.stop()
-    (backend,) = FakeBackend.instances
+    (backend,) = FakeVirtualCamera.instances
     assert (backend.width, backend.height, backend.fps) == (64, 48, 30.0) and backend.closed
     assert len(backend.frames) >= 5
     rgb = backend.frames[-1].reshape(48, 64, 3)
     assert tuple(rgb[10, 10]) == (0, 0, 255)  # RGB order: the blue BGR frame arrives as blue RGB
 
 
-def test_without_a_virtual_camera_the_session_goes_on(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(pvc_camera, "BACKENDS", {"v4l2loopback": MissingBackend})
+def test_without_a_virtual_camera_the_session_goes_on(no_virtual_camera: None) -> None:
     seen: list[Frame] = []
     session = LiveSession(
         SlowEngine(0.01),

@@ -35,8 +35,8 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-OPSET = 17
-IR_VERSION = 8
+from tests.standins.onnx_file import save_graph
+
 STRIDES = (8, 16, 32)
 NUM_ANCHORS = 2
 SCORE_NAMES = ("448", "471", "494")
@@ -216,15 +216,7 @@ class _G:
             ],
             initializer=self.inits,
         )
-        model = helper.make_model(
-            graph,
-            opset_imports=[helper.make_opsetid("", OPSET)],
-            ir_version=IR_VERSION,
-            producer_name="deep-live-cam-standins",
-        )
-        onnx.checker.check_model(model)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        onnx.save(model, str(path))
+        save_graph(graph, path)
         return path
 
 

@@ -21,8 +21,8 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-OPSET = 17
-IR_VERSION = 8
+from tests.standins.onnx_file import save_graph
+
 TINT = 0.15
 
 
@@ -85,15 +85,7 @@ def build_inswapper(path: str | Path, seed: int = 0) -> Path:
         [helper.make_tensor_value_info("output", TensorProto.FLOAT, [1, 3, 128, 128])],
         initializer=inits,
     )
-    model = helper.make_model(
-        graph,
-        opset_imports=[helper.make_opsetid("", OPSET)],
-        ir_version=IR_VERSION,
-        producer_name="deep-live-cam-standins",
-    )
-    onnx.checker.check_model(model)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    onnx.save(model, str(path))
+    save_graph(graph, path)
     stored = onnx.load(str(path)).graph.initializer
     if stored[-1].name != "emap":  # pragma: no cover - a guard against onnx reordering
         raise RuntimeError("emap is not the last initializer")

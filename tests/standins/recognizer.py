@@ -18,11 +18,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-OPSET = 17
-IR_VERSION = 8
+from tests.standins.onnx_file import save_graph
+
 SIGMA2 = 30.0
 OUTPUT_NAME = "683"
 
@@ -84,13 +83,5 @@ def build_recognizer(path: str | Path, seed: int = 0) -> Path:
         [helper.make_tensor_value_info(OUTPUT_NAME, TensorProto.FLOAT, ["None", 512])],
         initializer=inits,
     )
-    model = helper.make_model(
-        graph,
-        opset_imports=[helper.make_opsetid("", OPSET)],
-        ir_version=IR_VERSION,
-        producer_name="deep-live-cam-standins",
-    )
-    onnx.checker.check_model(model)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    onnx.save(model, str(path))
+    save_graph(graph, path)
     return path

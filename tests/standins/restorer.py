@@ -13,11 +13,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-OPSET = 17
-IR_VERSION = 8
+from tests.standins.onnx_file import save_graph
+
 GAIN = 0.6
 SHIFT = np.array([-0.2, 0.0, 0.2], dtype=np.float32).reshape(1, 3, 1, 1)  # R, G, B
 
@@ -45,9 +44,4 @@ def build_restorer(path: str | Path) -> Path:
         [helper.make_tensor_value_info("output", TensorProto.FLOAT, [1, 3, 512, 512])],
         initializer=inits,
     )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], ir_version=IR_VERSION,
-                              producer_name="deep-live-cam-standins")
-    onnx.checker.check_model(model)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    onnx.save(model, str(path))
-    return path
+    return save_graph(graph, path)
