@@ -99,3 +99,38 @@ def test_live_missing_models_and_no_face(live_setup, tmp_path, capsys):
                  "--models-dir", str(live_setup["models"])]) == 5
     assert "no face" in capsys.readouterr().err
 
+
+
+def test_live_with_a_preview_window(live_setup, tmp_path, capsys):
+    """The preview is a real Qt window (offscreen here); it ends with the duration, the recording finalised."""
+    record = tmp_path / "rec.mp4"
+    code = main(["live", "--source", str(live_setup["source"]), "--camera", str(live_setup["video"]),
+                 "--duration", "1.0", "--record", str(record), "--models-dir", str(live_setup["models"])])
+    assert code == 0
+    assert "frames out" in capsys.readouterr().out
+    assert cv2.VideoCapture(str(record)).get(cv2.CAP_PROP_FRAME_COUNT) > 5
+
+
+def test_closing_the_preview_window_stops_the_session(live_setup, qtbot):
+    from PySide6.QtCore import QTimer
+
+    from app.core.engine import Engine
+    from app.core.models import ModelSet
+    from app.gui.preview_window import open_preview_window, run_preview
+    from app.live.capture import OpenCVSource
+    from app.live.runtime import LiveSession
+    from app.live.sinks import CallbackSink
+
+    engine = Engine(ModelSet(live_setup["models"], ["CPUExecutionProvider"]))
+    window = open_preview_window("test")
+    session = LiveSession(engine, OpenCVSource(str(live_setup["video"])),
+                          face_source=engine.prepare_source(live_setup["frames"][0]),
+                          sinks=[CallbackSink(window.deliver)])
+    session.start()
+    QTimer.singleShot(700, window.close)  # the user closes the window (the clip lasts 1.5 s)
+    try:
+        assert run_preview(session, window, duration=None) == "window closed"
+    finally:
+        assert session.stop()
+    assert window.preview.frames_shown > 3
+    assert window.stats.text().startswith("camera")

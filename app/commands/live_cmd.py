@@ -8,19 +8,17 @@ import logging
 import os
 import platform
 import sys
-import threading
 import time
+from pathlib import Path
 
 from app.commands.common import add_engine_options, add_swap_options, model_set_from_args, swap_options_from_args
 from app.core.engine import Engine
 from app.core.image_io import read_image
-from app.core.types import Frame
 from app.live.capture import CaptureSettings, OpenCVSource, parse_camera_spec
 from app.live.runtime import LiveSession
 from app.live.sinks import CallbackSink, RecorderSink, Sink, VirtualCameraSink
 
 log = logging.getLogger(__name__)
-WINDOW = "Deep Live Cam (q or Esc to stop)"
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -42,26 +40,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
 
 
 def has_display() -> bool:
+    """A window can be shown: any desktop OS, an X or Wayland display, or an explicit Qt platform (e.g.
+    QT_QPA_PLATFORM=offscreen in tests)."""
     if platform.system() != "Linux":
         return True
-    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
-
-
-class _LatestPreview:
-    """The newest output frame, for the main thread's window (OpenCV windows live on the main thread)."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._frame: Frame | None = None
-
-    def put(self, frame: Frame) -> None:
-        with self._lock:
-            self._frame = frame
-
-    def take(self) -> Frame | None:
-        with self._lock:
-            frame, self._frame = self._frame, None
-            return frame
+    return any(os.environ.get(v) for v in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM"))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -75,10 +58,13 @@ def run(args: argparse.Namespace) -> int:
     if preview and not has_display():
         print("no display for a preview window: running headless (use --no-preview to say so)", file=sys.stderr)
         preview = False
-    latest = _LatestPreview()
+    window = None
     sinks: list[Sink] = []
     if preview:
-        sinks.append(CallbackSink(latest.put))
+        from app.gui.preview_window import open_preview_window
+
+        window = open_preview_window(f"Deep Live Cam \u2014 {Path(args.source).name} on {args.camera}")
+        sinks.append(CallbackSink(window.deliver))
     if args.record:
         sinks.append(RecorderSink(args.record))
     if args.virtual_camera:
@@ -93,13 +79,18 @@ def run(args: argparse.Namespace) -> int:
     for warning in session.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     try:
-        _run_until_done(session, latest if preview else None, args.duration)
+        if window is not None:
+            from app.gui.preview_window import run_preview
+
+            log.info("preview ended: %s", run_preview(session, window, args.duration))
+        else:
+            _run_headless(session, args.duration)
     except KeyboardInterrupt:
         print("stopping", file=sys.stderr)
     finally:
         session.stop()
-        if preview:
-            _close_window()
+        if window is not None:
+            window.close()
     if session.error is not None:
         raise session.error
     snapshot = session.stats()
@@ -109,43 +100,14 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run_until_done(session: LiveSession, preview: _LatestPreview | None, duration: float | None) -> None:
+def _run_headless(session: LiveSession, duration: float | None) -> None:
+    """Until the source ends, the duration passes or Ctrl+C; statistics printed once a second."""
     started = time.monotonic()
-    next_print = started + 1.0
-    while not session.done.is_set():
+    next_stats = started + 1.0
+    while not session.done.wait(0.05):
         now = time.monotonic()
         if duration is not None and now - started >= duration:
             return
-        if preview is not None:
-            if not _show(preview.take()):
-                return
-        else:
-            session.done.wait(0.05)
-            if now >= next_print:
-                print(session.stats().format(), flush=True)
-                next_print = now + 1.0
-
-
-def _show(frame: Frame | None) -> bool:
-    """Paint the newest frame; False when the user closed the window or pressed q/Esc."""
-    import cv2
-
-    if frame is not None:
-        cv2.imshow(WINDOW, frame)
-    key = cv2.waitKey(10) & 0xFF
-    if key in (ord("q"), 27):
-        return False
-    try:
-        return frame is None or cv2.getWindowProperty(WINDOW, cv2.WND_PROP_VISIBLE) >= 1
-    except cv2.error:
-        return False
-
-
-def _close_window() -> None:
-    import cv2
-
-    try:
-        cv2.destroyWindow(WINDOW)
-        cv2.waitKey(1)
-    except cv2.error:
-        pass
+        if now >= next_stats:
+            print(session.stats().format(), flush=True)
+            next_stats = now + 1.0
