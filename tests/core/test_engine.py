@@ -270,3 +270,19 @@ def test_a_picked_source_face_is_used_and_cached(engine):
     assert np.abs(picked.face.points - faces[0].points).max() == 0
     assert not np.allclose(picked.latent, largest.latent)
     assert engine.prepare_source(image, face=faces[0]) is picked
+
+
+def test_a_detector_with_a_fixed_input_shape_is_honoured(tmp_path, standin_models_dir):
+    """A det_10g exported at a fixed 640x640 keeps its size whatever detection size the user asks for."""
+    import shutil
+
+    from tests.standins import build_planted_detector
+
+    shutil.copytree(standin_models_dir, tmp_path / "m")
+    scenes = [(s.image, s.faces) for s in photos.all_scenes()]
+    build_planted_detector(tmp_path / "m" / "buffalo_l" / "det_10g.onnx", scenes, fixed_input=True)
+    engine = Engine(ModelSet(tmp_path / "m", ["CPUExecutionProvider"]))
+    faces = engine.detect(photos.t1().image, SwapOptions(det_size=320))
+    assert len(faces) == 6
+    for truth in photos.t1().faces:
+        assert min(np.abs(f.points - truth.points).max() for f in faces) <= 1.0
