@@ -138,6 +138,7 @@ class PhotosTab(QWidget):
         right_layout.setContentsMargins(0, 0, 0, 0)
         right_layout.addWidget(self.compare, 1)
         bar = QHBoxLayout()
+        bar.setContentsMargins(10, 0, 0, 0)  # keep the caption clear of the list's buttons
         bar.addWidget(self.caption, 1)
         for b in (self.copy_button, self.save_button, self.save_all_button):
             bar.addWidget(b)
