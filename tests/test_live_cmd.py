@@ -134,3 +134,30 @@ def test_closing_the_preview_window_stops_the_session(live_setup, qtbot):
         assert session.stop()
     assert window.preview.frames_shown > 3
     assert window.stats.text().startswith("camera")
+
+
+def test_the_live_worker_never_loads_the_restorer(live_setup):
+    """Restore asked for before the restorer is loaded: frames go out unrestored, the session says so, and
+    once a front end has loaded it, restoration runs."""
+    import time
+
+    from app.core.engine import Engine
+    from app.core.models import ModelSet
+    from app.core.types import RestoreOptions, SwapOptions
+    from app.live.capture import OpenCVSource
+    from app.live.runtime import LiveSession
+
+    engine = Engine(ModelSet(live_setup["models"], ["CPUExecutionProvider"]))
+    session = LiveSession(engine, OpenCVSource(str(live_setup["video"])),
+                          options=SwapOptions(restore=RestoreOptions()),
+                          face_source=engine.prepare_source(live_setup["frames"][0]))
+    session.start()
+    try:
+        time.sleep(0.4)
+        assert not engine.restorer_loaded()
+        assert any("restoration is not loaded" in w for w in session.warnings)
+        _ = engine.models.restorer  # what the GUI does off its UI thread
+        time.sleep(0.5)
+        assert session.stats().stage_ms.get("restore", 0.0) > 0.0
+    finally:
+        assert session.stop()

@@ -53,6 +53,9 @@ def run(args: argparse.Namespace) -> int:
     engine = Engine(model_set_from_args(args))
     engine.check_models(options)
     face_source = engine.prepare_source(source_image, options)
+    if options.restore is not None:
+        print("preparing face restoration (the first time, a .pth is converted to ONNX)...", flush=True)
+        _ = engine.models.restorer  # loaded here, never on the live worker
 
     preview = args.preview
     if preview and not has_display():

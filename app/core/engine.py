@@ -20,7 +20,7 @@ from app.core import manifest
 from app.core.analysis import detect_faces, embed_face, largest_face
 from app.core.errors import NoFaceError
 from app.core.models import ModelSet
-from app.core.paste import FacePaster
+from app.core.paste import FacePaster, Matrix, scaled_inverse
 from app.core.swap import Latent, align_crop, source_latent, swap_crop
 from app.core.types import Face, Frame, RestoreOptions, SwapOptions
 
@@ -42,6 +42,13 @@ class SwapResult:
     frame: Frame
     faces: tuple[Face, ...]  # the faces that were replaced
     timings: dict[str, float] = field(default_factory=dict)  # milliseconds per stage
+
+
+def scaled_face(face: Face, matrix: Matrix, size: int, face_scale: float) -> Face:
+    """`face` as it lies after a paste-back scaled by `face_scale` (about the aligned crop's centre)."""
+    inv = scaled_inverse(matrix, size, face_scale)  # crop -> frame, scaled
+    crop_points = face.points @ matrix[:, :2].T + matrix[:, 2]
+    return face.with_points((crop_points @ inv[:, :2].T + inv[:, 2]).astype(np.float32))
 
 
 def select_faces(faces: Sequence[Face], options: SwapOptions) -> list[Face]:
@@ -108,6 +115,7 @@ class Engine:
         size = int(swapper.input_size[0])
         out = frame.copy()
         timings = {"swap": 0.0, "paste": 0.0, "restore": 0.0}
+        pasted: list[Face] = []  # where each swapped face ended up (face scale moves its points)
         for face in faces:
             t0 = time.perf_counter()
             crop, matrix = align_crop(frame, face.points, size)
@@ -124,11 +132,16 @@ class Engine:
             t2 = time.perf_counter()
             timings["swap"] += (t1 - t0) * 1000.0
             timings["paste"] += (t2 - t1) * 1000.0
+            pasted.append(face if options.face_scale == 1.0 else scaled_face(face, matrix, size, options.face_scale))
         if options.restore is not None and faces:
             t3 = time.perf_counter()
-            self._restore_into(out, faces, options.restore)
+            self._restore_into(out, pasted, options.restore)
             timings["restore"] = (time.perf_counter() - t3) * 1000.0
         return SwapResult(frame=out, faces=tuple(faces), timings=timings)
+
+    def restorer_loaded(self) -> bool:
+        """Whether restoration can run now without loading (or converting) the restorer first."""
+        return self.models.is_loaded("restorer")
 
     def restore(self, frame: Frame, options: SwapOptions, restore: RestoreOptions) -> SwapResult:
         """A copy of `frame` with its faces (all or the largest) restored."""

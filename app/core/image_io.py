@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import io
 import os
-import tempfile
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from app.core.atomic import write_bytes_atomically
 from app.core.errors import InputError, OutputError
 from app.core.types import Frame
 
@@ -79,19 +79,4 @@ def encode_image(frame: Frame, ext: str, quality: int = 95) -> bytes:
 def write_image(path: str | os.PathLike[str], frame: Frame, quality: int = 95) -> Path:
     """Write atomically: a crash or a full disk never leaves a half-written file under the output name."""
     p = Path(path)
-    data = encode_image(frame, p.suffix, quality)
-    parent = p.parent if str(p.parent) else Path(".")
-    if not parent.is_dir():
-        raise OutputError(f"cannot write {p}: folder {parent} does not exist")
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".part", dir=parent)
-    except OSError as exc:
-        raise OutputError(f"cannot write {p}: {exc.strerror or exc}") from exc
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, p)
-    except OSError as exc:
-        Path(tmp).unlink(missing_ok=True)
-        raise OutputError(f"cannot write {p}: {exc.strerror or exc}") from exc
-    return p
+    return write_bytes_atomically(p, encode_image(frame, p.suffix, quality))

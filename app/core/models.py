@@ -37,10 +37,17 @@ class ModelSet:
     def __init__(self, models_dir: Path, providers: Sequence[str] | None = None) -> None:
         self.models_dir = Path(models_dir)
         self.providers = choose_providers(providers)
-        # onnxruntime warns about every unused initializer (inswapper's emap is one, by design): errors only.
-        ort.set_default_logger_severity(3)
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # guards the two dicts below, never held while a model loads
         self._loaded: dict[str, Any] = {}
+        self._load_locks: dict[str, threading.Lock] = {}
+
+    @staticmethod
+    def session_options() -> ort.SessionOptions:
+        """Per-session options: onnxruntime warns about every unused initializer (inswapper's emap is one, by
+        design), so these sessions log errors only."""
+        options = ort.SessionOptions()
+        options.log_severity_level = 3
+        return options
 
     def path(self, entry: manifest.ModelFile) -> Path:
         return self.models_dir / entry.relpath
@@ -81,13 +88,27 @@ class ModelSet:
         return out
 
     # --- loading ----------------------------------------------------------------------------------
+    def is_loaded(self, key: str) -> bool:
+        return key in self._loaded
+
     def _get(self, key: str, load: Callable[[], T]) -> T:
+        """The loaded model `key`, loading it first if needed. A loaded model is returned without waiting, and
+        loading one model (a restorer conversion can take minutes) never blocks the others. A failed load is
+        not remembered: the next call tries again (the user may have fixed the file meanwhile)."""
+        model = self._loaded.get(key)
+        if model is not None:
+            return model  # type: ignore[no-any-return]
         with self._lock:
-            if key not in self._loaded:
-                self._loaded[key] = load()
-                session = getattr(self._loaded[key], "session", self._loaded[key])
+            key_lock = self._load_locks.setdefault(key, threading.Lock())
+        with key_lock:
+            loaded: Any = self._loaded.get(key)
+            if loaded is None:
+                loaded = load()
+                session = getattr(loaded, "session", loaded)
                 log.info("%s runs on %s", key, ", ".join(session.get_providers()))
-            return self._loaded[key]  # type: ignore[no-any-return]
+                with self._lock:
+                    self._loaded[key] = loaded
+        return loaded  # type: ignore[no-any-return]
 
     def _load_insightface(self, entry: manifest.ModelFile, expected_class: str) -> Any:
         path = self.path(entry)
@@ -98,7 +119,7 @@ class ModelSet:
         try:
             # insightface prints model shapes to stdout; keep the library quiet.
             with contextlib.redirect_stdout(io.StringIO()):
-                model = model_zoo.get_model(str(path), providers=self.providers)
+                model = model_zoo.get_model(str(path), providers=self.providers, sess_options=self.session_options())
         except Exception as exc:  # onnx/onnxruntime raise many types for a damaged file
             raise ModelError(
                 f"model file {path} is corrupt or unreadable ({type(exc).__name__}); "
@@ -116,7 +137,7 @@ class ModelSet:
 
         path = ensure_restorer_onnx(self.models_dir)
         try:
-            session = ort.InferenceSession(str(path), providers=self.providers)
+            session = ort.InferenceSession(str(path), sess_options=self.session_options(), providers=self.providers)
         except Exception as exc:
             raise ModelError(
                 f"model file {path} is corrupt or unreadable ({type(exc).__name__}); delete it and "

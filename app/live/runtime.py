@@ -22,6 +22,7 @@ from app.live.stats import LiveStats, StatsSnapshot
 from app.live.tracker import Tracker
 
 log = logging.getLogger(__name__)
+STAGES = ("track", "detect", "swap", "paste", "restore")
 
 
 class SwapResultLike(Protocol):
@@ -95,10 +96,6 @@ class LiveSession:
     def set_source(self, face_source: Any) -> None:
         """A prepared source face (Engine.prepare_source), or None to pass the camera through unswapped."""
         self._face_source = face_source
-
-    def set_source_image(self, image: Frame) -> None:
-        """Prepare a photo as the source face, in the caller's thread; raises NoFaceError."""
-        self._face_source = self.engine.prepare_source(image)
 
     def start(self) -> CaptureInfo:
         """Open the source (CameraError if it cannot) and the sinks, then start the threads."""
@@ -230,15 +227,20 @@ class LiveSession:
         self, item: Stamped[Frame], options: SwapOptions, face_source: Any
     ) -> tuple[Frame, dict[str, float]]:
         t0 = time.perf_counter()
+        # Every stage is reported for every frame (0 when it did not run), so the averages are per-frame
+        # costs and fall back when faces leave the picture.
+        timings = dict.fromkeys(STAGES, 0.0)
         if face_source is None:
-            return item.value, {"total": (time.perf_counter() - t0) * 1000.0}
+            timings["total"] = (time.perf_counter() - t0) * 1000.0
+            return item.value, timings
         engine = self.engine
+        options = self._without_unready_restore(options)
 
         def detect(frame: Frame) -> list[Face]:
             return engine.detect(frame, options)
 
         faces = self.tracker.update(item.value, item.captured_at, detect, options.faces)
-        timings = dict(self.tracker.last_timings)
+        timings.update(self.tracker.last_timings)
         frame = item.value
         if faces:
             result = engine.swap(frame, face_source, faces, options)
@@ -246,6 +248,20 @@ class LiveSession:
             timings.update(result.timings)
         timings["total"] = (time.perf_counter() - t0) * 1000.0
         return frame, timings
+
+    def _without_unready_restore(self, options: SwapOptions) -> SwapOptions:
+        """The live worker never loads (or converts) the restorer itself: that can take minutes. Until a
+        front end has loaded it, frames go out unrestored, and the session says so once."""
+        if options.restore is None:
+            return options
+        ready = getattr(self.engine, "restorer_loaded", None)
+        if ready is None or ready():
+            return options
+        message = "face restoration is not loaded yet; frames go out unrestored until it is"
+        if message not in self.warnings:
+            self.warnings.append(message)
+            log.warning("%s", message)
+        return options.replace(restore=None)
 
     def _open_sinks(self, size: tuple[int, int]) -> None:
         fps = self.info.fps if self.info is not None else 30.0

@@ -138,3 +138,19 @@ def test_restorer_of_the_wrong_shape_is_refused(tmp_path, standin_models_dir):
     shutil.copy(tmp_path / "m" / "inswapper_128.onnx", tmp_path / "m" / "GFPGANv1.4.onnx")
     with pytest.raises(ModelError, match="not a GFPGAN v1.4 export"):
         _ = ModelSet(tmp_path / "m").restorer
+
+
+def test_restore_follows_the_scaled_face(engine):
+    """With face scale 1.5 the restorer aligns on the enlarged swapped face, not the original one."""
+    from app.core.engine import scaled_face
+    from app.core.swap import align_crop
+
+    s = photos.astronaut()
+    face = engine.detect(s.image, SwapOptions())[0]
+    _, matrix = align_crop(s.image, face.points, 128)
+    big = scaled_face(face, matrix, 128, 1.5)
+    # the paste-back scales about the aligned crop's centre, so the points do the same
+    centre = cv2.invertAffineTransform(matrix) @ np.array([64.0, 64.0, 1.0])
+    np.testing.assert_allclose(big.points, centre + 1.5 * (face.points - centre), atol=1e-3)
+    assert abs(big.eye_distance / face.eye_distance - 1.5) < 1e-3
+    assert big.area > 2.0 * face.area

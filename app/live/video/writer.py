@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import logging
 import os
-import secrets
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -14,6 +13,7 @@ from typing import Any, Literal
 
 import av
 
+from app.core.atomic import temp_beside
 from app.core.errors import OptionError, OutputError
 from app.core.types import Frame
 from app.live.video import formats
@@ -66,17 +66,7 @@ class VideoWriter:
                  audio: AudioPlan) -> None:
         self.output = Path(output)
         self.container_format = formats.container_for(self.output)
-        parent = self.output.parent if str(self.output.parent) else Path(".")
-        if not parent.is_dir():
-            raise OutputError(f"cannot write {self.output}: folder {parent} does not exist")
-        if self.output.is_dir():
-            raise OutputError(f"cannot write {self.output}: it is a folder")
-        self.temp = parent / f".{self.output.name}.{secrets.token_hex(4)}.part"
-        try:
-            # os.open rather than mkstemp: the finished file gets the usual permissions (0666 less umask)
-            os.close(os.open(self.temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
-        except OSError as exc:
-            raise OutputError(f"cannot write {self.output}: {exc.strerror or exc}") from exc
+        self.temp = temp_beside(self.output)
         self._container: Any = None
         self.frames = 0
         self._last_pts: int | None = None
