@@ -6,6 +6,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from app.core.errors import OptionError
 from app.core.paths import resolve_models_dir
 
 ENV_API_KEY = "DLC_API_KEY"
@@ -27,13 +28,13 @@ class ApiSettings:
 
     def __post_init__(self) -> None:
         if self.workers < 1:
-            raise ValueError("workers must be at least 1")
+            raise OptionError("workers must be at least 1")
         if self.queue_limit < 0:
-            raise ValueError("queue limit must be 0 or more")
+            raise OptionError("queue limit must be 0 or more")
         if self.max_upload_bytes < 1 or self.max_pixels < 1:
-            raise ValueError("upload and pixel limits must be positive")
+            raise OptionError("upload and pixel limits must be positive")
         if self.source_cache_size < 0:
-            raise ValueError("source cache size must be 0 or more")
+            raise OptionError("source cache size must be 0 or more")
 
     @classmethod
     def from_env(cls, **overrides: object) -> ApiSettings:

@@ -107,6 +107,11 @@ class ApiState:
         if missing:
             names = ", ".join(" or ".join(f.relpath for f in e.files) for e in missing)
             raise ModelError(f"model files missing: {names}; {DOWNLOAD_HINT}")
+        broken = [e for e in MODEL_ENTRIES if e.key in keys and e.key in self.load_errors]
+        if broken:  # a file that failed at start-up is not re-parsed on every request
+            names = ", ".join(" or ".join(f.relpath for f in e.files) for e in broken)
+            raise ModelError(f"model files could not be loaded: {names}; replace them and restart the server "
+                             f"({DOWNLOAD_HINT})")
 
     def model_status(self) -> list[dict[str, object]]:
         loaded = self.models.loaded_providers()

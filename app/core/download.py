@@ -14,7 +14,6 @@ import contextlib
 import hashlib
 import logging
 import os
-import shutil
 import stat
 import time
 import zipfile
@@ -134,6 +133,8 @@ def _transfer(
         response = session.get(url, headers=headers, stream=True, timeout=options.timeout_s)
     except (requests.ConnectionError, requests.Timeout) as exc:
         raise _Retry(f"connection failed: {exc}") from exc
+    except requests.RequestException as exc:  # a bad URL, a redirect loop: this source will not work
+        raise _SourceFailed(f"request failed: {exc}") from exc
 
     with response:
         code = response.status_code
@@ -463,9 +464,27 @@ def download(
 
     Files already good are left alone (unless `force`). Files inside an archive come from the archive's
     official sources first (fetched once for all its members), then from their own mirrors.
-    Raises DownloadError (or DownloadCancelled) at the first file that cannot be fetched; files finished
-    before that stay installed.
+    Raises DownloadError (or DownloadCancelled) at the first file that cannot be fetched, or when the models
+    folder cannot be written (disk full, read-only); files finished before that stay installed.
     """
+    try:
+        return _download(models_dir, files, force=force, progress_for=progress_for, options=options,
+                         session=session, sleep=sleep)
+    except OSError as exc:
+        where = exc.filename or models_dir
+        raise DownloadError(f"cannot write to {where}: {exc.strerror or exc}") from exc
+
+
+def _download(
+    models_dir: Path,
+    files: Sequence[ModelFile],
+    *,
+    force: bool = False,
+    progress_for: ProgressFactory | None = None,
+    options: FetchOptions = FetchOptions(),
+    session: requests.Session | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> list[DownloadOutcome]:
     models_dir = Path(models_dir)
     outcomes: list[DownloadOutcome] = []
     pending: list[ModelFile] = []
@@ -522,13 +541,3 @@ def download(
             DownloadOutcome(f, result.path, "downloaded", result.sha256, result.confirmed, result.url)
         )
     return outcomes
-
-
-def remove_partials(models_dir: Path) -> list[Path]:
-    """Delete leftover `.part` files and the staging folder (after the user gives up on resuming)."""
-    models_dir = Path(models_dir)
-    removed = [p for p in models_dir.rglob("*.part") if p.is_file()]
-    for p in removed:
-        _unlink(p)
-    shutil.rmtree(models_dir / STAGING_DIR, ignore_errors=True)
-    return removed

@@ -16,10 +16,10 @@ that it is deprecated; the warning is silenced here).
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import re
+import sys
 import time
 import warnings
 from collections.abc import Mapping
@@ -28,14 +28,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from app.core.errors import ModelError
-from app.core.manifest import RESTORER_ONNX, RESTORER_PTH
+from app.core.manifest import RESTORER_ONNX, RESTORER_PTH, download_hint
+from app.core.model_status import sha256_file
 
 if TYPE_CHECKING:
     import torch
 
 log = logging.getLogger(__name__)
 
-DOWNLOAD_HINT = "deep-live-cam models download gfpgan"
 TORCH_HINT = "pip install torch==2.13.0"
 OPSET = 17
 INPUT_NAME = "input"
@@ -59,14 +59,6 @@ class ArchConfig:
 V14 = ArchConfig()
 
 
-def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        while block := fh.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def cached_onnx_path(pth: Path, sha256: str) -> Path:
     return pth.with_name(f"{pth.stem}.{sha256[:12]}.onnx")
 
@@ -79,10 +71,9 @@ def ensure_restorer_onnx(models_dir: Path, config: ArchConfig = V14) -> Path:
         return onnx_path
     pth = models_dir / RESTORER_PTH.relpath
     if not pth.is_file():
-        raise ModelError(
-            f"The face restorer needs {pth} or {onnx_path}, and neither exists. "
-            f"Fetch it with `{DOWNLOAD_HINT}`."
-        )
+        raise missing_restorer_error(models_dir)
+    if not any(pth.parent.glob(f"{pth.stem}.*.onnx")):
+        _import_torch(pth)  # nothing converted yet: say at once, before hashing 350 MB, if it cannot be
     try:
         digest = sha256_file(pth)
     except OSError as exc:
@@ -93,6 +84,20 @@ def ensure_restorer_onnx(models_dir: Path, config: ArchConfig = V14) -> Path:
     convert_checkpoint(pth, cached, config)
     _remove_stale_conversions(cached)
     return cached
+
+
+def missing_restorer_error(models_dir: Path) -> ModelError:
+    onnx_path, pth = models_dir / RESTORER_ONNX.relpath, models_dir / RESTORER_PTH.relpath
+    return ModelError(
+        f"Face restoration needs {pth} or {onnx_path}, and neither exists. To fetch it, {download_hint('gfpgan')}."
+    )
+
+
+def torch_available() -> bool:
+    """Whether a GFPGANv1.4.pth can be converted here (the packaged app has no torch)."""
+    import importlib.util
+
+    return importlib.util.find_spec("torch") is not None
 
 
 def convert_checkpoint(pth: Path, onnx_path: Path, config: ArchConfig = V14) -> Path:
@@ -142,7 +147,7 @@ def load_weights(net: torch.nn.Module, state: Mapping[str, torch.Tensor], source
     if problems:
         raise ModelError(
             f"{source} is not a GFPGAN v1.4 checkpoint (GFPGANv1Clean): {problems}. "
-            f"Replace it with the official file: `{DOWNLOAD_HINT}`."
+            f"Replace it with the official file: {download_hint('gfpgan')}."
         )
     # A network built on the meta device (layout checks) can only take the tensors by assignment; a real
     # one copies them, which keeps its float32 dtype whatever the file holds.
@@ -170,7 +175,7 @@ def extract_state_dict(obj: object, source: Path) -> dict[str, torch.Tensor]:
     found = ", ".join(map(str, list(obj)[:_SHOW_KEYS])) if isinstance(obj, Mapping) else type(obj).__name__
     raise ModelError(
         f"{source} holds no network weights (expected a `params_ema` table of tensors; found {found}). "
-        f"It is not a GFPGAN checkpoint: replace it with `{DOWNLOAD_HINT}`."
+        f"It is not a GFPGAN checkpoint: replace it ({download_hint('gfpgan')})."
     )
 
 
@@ -200,6 +205,13 @@ def _names(keys: list[str]) -> str:
 
 
 def _import_torch(pth: Path) -> Any:
+    if getattr(sys, "frozen", False):
+        raise ModelError(
+            f"{pth} must be converted to ONNX once, and the packaged app cannot do that (it has no PyTorch). "
+            f"Put an ONNX export at {pth.with_name(RESTORER_ONNX.relpath)}: a Python install of Deep Live Cam "
+            f"with `pip install \"deep-live-cam[convert]\"` converts it on first use and caches it beside the "
+            f".pth as {pth.stem}.<hash>.onnx; copy that file there as {RESTORER_ONNX.relpath}."
+        )
     try:
         import torch
     except (ImportError, OSError) as exc:
@@ -219,7 +231,7 @@ def _load_checkpoint(torch: Any, pth: Path) -> object:
     except Exception as exc:  # torch raises RuntimeError, UnpicklingError, EOFError, ... for bad files
         raise ModelError(
             f"{pth} cannot be read as a PyTorch checkpoint: {_load_failure(pth, exc)}. "
-            f"Delete it and download it again: `{DOWNLOAD_HINT}`."
+            f"Delete it and download it again: {download_hint('gfpgan')}."
         ) from exc
 
 

@@ -264,8 +264,16 @@ def required_files(files: Iterable[ModelFile] = MODEL_FILES) -> tuple[ModelFile,
     return tuple(f for f in files if f.required)
 
 
-def default_downloads(files: Iterable[ModelFile] = MODEL_FILES) -> tuple[ModelFile, ...]:
-    return tuple(f for f in files if f.fetched_by_default and f.downloadable)
+def default_downloads(
+    files: Iterable[ModelFile] = MODEL_FILES, can_convert: bool | None = None
+) -> tuple[ModelFile, ...]:
+    """What a plain `models download` fetches. GFPGANv1.4.pth only where it can be converted to ONNX (an
+    install with torch; not the packaged app), since a .pth is of no use otherwise."""
+    if can_convert is None:
+        from app.core.gfpgan_convert import torch_available
+
+        can_convert = torch_available()
+    return tuple(f for f in files if f.fetched_by_default and f.downloadable and (can_convert or f != RESTORER_PTH))
 
 
 def lookup(name: str, files: Sequence[ModelFile] = MODEL_FILES) -> tuple[ModelFile, ...]:
@@ -285,6 +293,15 @@ def lookup(name: str, files: Sequence[ModelFile] = MODEL_FILES) -> tuple[ModelFi
         and wanted in (f.archive.name, PurePosixPath(f.archive.name).stem)
         and f.fetched_by_default
     )
+
+
+DOWNLOAD_COMMAND = "deep-live-cam models download"
+
+
+def download_hint(name: str | None = None) -> str:
+    """What to tell a user whose model file is missing or damaged."""
+    command = f"{DOWNLOAD_COMMAND} {name}" if name else DOWNLOAD_COMMAND
+    return f"run `{command}` (or open the GUI's model dialog)"
 
 
 def human_size(size: int | None) -> str:

@@ -9,8 +9,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
-from app.core.errors import ModelError
-from app.core.manifest import MODEL_FILES, ModelFile, required_files
+from app.core.manifest import MODEL_FILES, ModelFile
 
 log = logging.getLogger(__name__)
 
@@ -104,18 +103,3 @@ def verify(
 
 def problems(statuses: Iterable[FileStatus]) -> list[FileStatus]:
     return [s for s in statuses if s.is_problem]
-
-
-def ensure_models(models_dir: Path, files: Sequence[ModelFile] | None = None, *, full: bool = False) -> None:
-    """Raise ModelError naming every missing or corrupt file among `files` (default: the required ones).
-
-    Quick (size-only) by default so that starting a job costs nothing; `models verify` does the full check.
-    """
-    wanted = required_files() if files is None else tuple(files)
-    bad = [s for s in verify(models_dir, wanted, full=full) if s.status in (Status.MISSING, Status.CORRUPT)]
-    if bad:
-        lines = "\n".join(f"  {s.file.relpath}: {s.status.value} ({s.detail})" for s in bad)
-        raise ModelError(
-            f"model files are missing or damaged in {models_dir}:\n{lines}\n"
-            "Run 'deep-live-cam models download' to fetch them."
-        )

@@ -23,7 +23,7 @@ from app.core.providers import choose_providers
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-DOWNLOAD_HINT = "run `deep-live-cam models download` (or open the GUI's model dialog)"
+DOWNLOAD_HINT = manifest.download_hint()
 
 
 def missing_files_message(paths: Iterable[Path]) -> str:

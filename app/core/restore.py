@@ -13,7 +13,6 @@ from typing import Any
 import cv2
 import numpy as np
 
-from app.core.errors import ModelError
 from app.core.manifest import RESTORER_ONNX, RESTORER_PTH
 from app.core.paste import FacePaster, Matrix
 from app.core.types import Face, Frame, Points, RestoreOptions
@@ -28,12 +27,11 @@ FFHQ_512 = np.array(
 
 
 def check_restorer_present(models_dir: Path) -> None:
-    onnx_path, pth = models_dir / RESTORER_ONNX.relpath, models_dir / RESTORER_PTH.relpath
-    if not onnx_path.is_file() and not pth.is_file():
-        raise ModelError(
-            f"restoration needs {pth} (or its ONNX export {onnx_path}); "
-            "run `deep-live-cam models download gfpgan`"
-        )
+    """Raise before any work starts when neither restorer file exists."""
+    from app.core.gfpgan_convert import missing_restorer_error
+
+    if not (models_dir / RESTORER_ONNX.relpath).is_file() and not (models_dir / RESTORER_PTH.relpath).is_file():
+        raise missing_restorer_error(models_dir)
 
 
 def align_ffhq(frame: Frame, points: Points) -> tuple[Frame, Matrix]:

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from app.core.errors import ModelError
 from app.core.manifest import (
     DETECTOR,
     INSWAPPER,
@@ -21,7 +20,7 @@ from app.core.manifest import (
     lookup,
     required_files,
 )
-from app.core.model_status import Status, ensure_models, sha256_file, verify
+from app.core.model_status import Status, sha256_file, verify
 
 HEX64 = re.compile(r"[0-9a-f]{64}")
 
@@ -68,7 +67,8 @@ def test_onnx_export_has_no_source_and_no_trusted_hash() -> None:
 
 
 def test_default_download_is_swap_plus_gfpgan() -> None:
-    assert default_downloads() == (INSWAPPER, DETECTOR, RECOGNIZER, RESTORER_PTH)
+    assert default_downloads(can_convert=True) == (INSWAPPER, DETECTOR, RECOGNIZER, RESTORER_PTH)
+    assert default_downloads(can_convert=False) == (INSWAPPER, DETECTOR, RECOGNIZER)  # the packaged app
 
 
 def test_lookup_by_key_file_path_and_archive() -> None:
@@ -136,11 +136,6 @@ def test_missing_optional_file_is_not_a_problem(tmp_path: Path) -> None:
     (status,) = verify(tmp_path, [entry("opt", b"x", required=False)])
     assert status.status is Status.MISSING and not status.is_problem
 
-
-def test_ensure_models_names_what_is_wrong(tmp_path: Path) -> None:
-    with pytest.raises(ModelError, match="sub/need.onnx") as info:
-        ensure_models(tmp_path, [entry("need", b"x")])
-    assert info.value.exit_code == 3
 
 
 def test_hashing_is_chunked_and_reports_progress(tmp_path: Path) -> None:
