@@ -33,11 +33,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
                             "libvpx-vp9 (the default for .webm), hw (a hardware H.264 encoder if one works here) "
                             "or any FFmpeg encoder name")
     video.add_argument("--video-quality", type=int, metavar="CRF",
-                       help="constant quality, lower is better: 0-51 for x264/x265 (default 18)")
+                       help="constant quality (CRF), lower is better: 0-51 for x264/x265 (default 18), "
+                            "0-63 for VP9/AV1")
     video.add_argument("--video-preset", metavar="NAME",
                        help="encoder speed against size: ultrafast ... medium (default) ... veryslow")
-    video.add_argument("--keep-fps", action="store_true", default=True,
-                       help="keep the original frame rate and timestamps (always on)")
     video.add_argument("--no-audio", dest="audio", action="store_const", const="none", default="auto",
                        help="drop the audio (by default it is copied, or re-encoded when OUT cannot hold it)")
     add_engine_options(p)

@@ -20,9 +20,9 @@ from app.core import manifest
 from app.core.analysis import detect_faces, embed_face, largest_face
 from app.core.errors import NoFaceError
 from app.core.models import ModelSet
-from app.core.paste import FacePaster, Matrix, scaled_inverse
+from app.core.paste import FacePaster, scaled_inverse
 from app.core.swap import Latent, align_crop, source_latent, swap_crop
-from app.core.types import Face, Frame, RestoreOptions, SwapOptions
+from app.core.types import Face, Frame, Matrix, RestoreOptions, SwapOptions
 
 log = logging.getLogger(__name__)
 

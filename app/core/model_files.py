@@ -1,7 +1,5 @@
-"""Model-file actions the dialog runs off the UI thread: check a user's own file, then install a copy.
-
-(File handling only; it would sit well in app/core next to download.py.)
-"""
+"""Installing a model file the user already has ("Locate file..."): checked against the manifest, then
+copied into place atomically."""
 
 from __future__ import annotations
 

@@ -13,9 +13,8 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from app.core.types import Frame
+from app.core.types import Frame, Matrix
 
-Matrix = npt.NDArray[np.float64]
 Region = tuple[int, int, int, int]  # x0, y0, x1, y1 (exclusive)
 
 # Feathering of the crop's edge, as fractions of the crop size: fully opaque inside the inner margin,

@@ -14,8 +14,8 @@ import cv2
 import numpy as np
 
 from app.core.manifest import RESTORER_ONNX, RESTORER_PTH
-from app.core.paste import FacePaster, Matrix
-from app.core.types import Face, Frame, Points, RestoreOptions
+from app.core.paste import FacePaster
+from app.core.types import Face, Frame, Matrix, Points, RestoreOptions
 
 SIZE = 512
 # Five points of an aligned FFHQ face at 512x512 (the template GFPGAN was trained with, via facexlib).

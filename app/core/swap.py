@@ -10,9 +10,8 @@ import numpy.typing as npt
 from insightface.utils import face_align
 from skimage import transform
 
-from app.core.types import Embedding, Frame, Points
+from app.core.types import Embedding, Frame, Matrix, Points
 
-Matrix = npt.NDArray[np.float64]  # 2x3 affine, frame -> crop
 Latent = npt.NDArray[np.float32]  # (1, 512)
 
 

@@ -17,6 +17,7 @@ from app.core.errors import OptionError
 Frame = npt.NDArray[np.uint8]
 Points = npt.NDArray[np.float32]  # (5, 2): left eye, right eye, nose, left mouth corner, right mouth corner
 Embedding = npt.NDArray[np.float32]  # (512,)
+Matrix = npt.NDArray[np.float64]  # a 2x3 affine transform (alignment: frame -> crop)
 
 FaceChoice = Literal["all", "largest"]
 

@@ -46,7 +46,7 @@ class StatsSnapshot:
         return line
 
 
-class _RateMeter:
+class RateMeter:
     """Events per second over a sliding time window. The last two events are kept longer than the window
     (up to `horizon_s`), so a slow loop (a frame every few seconds on a CPU) reads as, say, 0.2 fps, not 0."""
 
@@ -78,8 +78,8 @@ class LiveStats:
 
     def __init__(self, window_s: float = 2.0, latency_samples: int = 300, stage_alpha: float = 0.1) -> None:
         self._lock = threading.Lock()
-        self._camera = _RateMeter(window_s)
-        self._output = _RateMeter(window_s)
+        self._camera = RateMeter(window_s)
+        self._output = RateMeter(window_s)
         self._latencies: deque[float] = deque(maxlen=latency_samples)
         self._stage_alpha = stage_alpha
         self._stage_ms: dict[str, float] = {}

@@ -296,7 +296,7 @@ def test_cli_swaps_a_video(setup, tmp_path, capsys):
 def test_cli_restore_and_codec_options(setup, tmp_path, capsys):
     out = tmp_path / "restored.mkv"
     code = swap(setup, setup["clip"], out, "--restore", "--faces", "largest", "--video-codec", "mpeg4",
-                "--no-audio", "--keep-fps")
+                "--no-audio")
     assert code == 0, capsys.readouterr().err
     assert "mpeg4, no audio" in capsys.readouterr().out
     written = read_clip(out)

@@ -17,7 +17,6 @@ import os
 import queue
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +26,7 @@ import numpy as np
 
 from app.core.errors import Cancelled
 from app.core.types import Frame
+from app.live.stats import RateMeter
 from app.live.video.formats import EncoderSettings
 from app.live.video.reader import AudioItem, VideoInfo, VideoItem, VideoReader
 from app.live.video.writer import AudioMode, VideoWriter, plan_audio
@@ -78,21 +78,6 @@ class _End:
 
 END = _End()
 Item = VideoItem | AudioItem | _End
-
-
-class _Rate:
-    """Frames per second over the last few seconds, so the ETA follows a rate that changes."""
-
-    def __init__(self, window_s: float = 3.0) -> None:
-        self.window_s = window_s
-        self._times: deque[float] = deque()
-
-    def tick(self, now: float) -> float:
-        self._times.append(now)
-        while len(self._times) > 2 and now - self._times[0] > self.window_s:
-            self._times.popleft()
-        span = now - self._times[0]
-        return (len(self._times) - 1) / span if span > 0 else 0.0
 
 
 def _is_cancelled(cancel: Cancel) -> bool:
@@ -172,7 +157,7 @@ def process_video(
     try:
         decoder.start()
         encoder.start()
-        rate = _Rate()
+        rate = RateMeter(window_s=3.0)  # the ETA follows a rate that changes
 
         def check() -> None:
             if _is_cancelled(cancel):
@@ -202,7 +187,8 @@ def process_video(
                 done += 1
                 if progress is not None:
                     now = time.perf_counter()
-                    fps = rate.tick(now)
+                    rate.tick(now)
+                    fps = rate.rate(now)
                     total = info.frames if info.frames is None else max(info.frames, done)
                     eta = (total - done) / fps if (total is not None and fps > 0) else None
                     progress(Progress(done, total, fps, now - t0, eta))
