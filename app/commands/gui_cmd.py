@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import os
+import platform
+import sys
+from collections.abc import Mapping
 
 from app.commands.common import add_engine_options, models_dir_from_args
 from app.core.providers import parse_provider_list
@@ -23,8 +27,30 @@ def add_gui_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--exit-after", type=float, metavar="S", help=argparse.SUPPRESS)  # scripts and smoke tests
 
 
+NO_DISPLAY = (
+    "deep-live-cam: no display to open the window on (none of DISPLAY, WAYLAND_DISPLAY, QT_QPA_PLATFORM is set).\n"
+    "Without one, use `deep-live-cam swap` (photos and videos), `deep-live-cam live --no-preview` (a virtual "
+    "camera) or `deep-live-cam serve` (the REST API), or set DISPLAY."
+)
+DISPLAY_VARIABLES = ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")
+
+
+def has_display(environ: Mapping[str, str] | None = None, system: str | None = None) -> bool:
+    """False on Linux (and other X11/Wayland systems) when Qt would find no display; Windows and macOS always
+    have one."""
+    env = os.environ if environ is None else environ
+    system = system or platform.system()
+    if system in ("Windows", "Darwin"):
+        return True
+    return any(env.get(name) for name in DISPLAY_VARIABLES)
+
+
 def run(args: argparse.Namespace) -> int:
     """Open the window; `args` may come from another parser (no command given): missing options take defaults."""
+    if not has_display():
+        # Qt itself would abort the process (SIGABRT, exit 134) with a message about platform plugins.
+        print(NO_DISPLAY, file=sys.stderr)
+        return 2
     from app.gui.app import GuiLaunch, run_gui
 
     providers = getattr(args, "providers", None)

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from app.core.errors import ModelError
 from app.core.manifest import ModelFile
-from app.core.model_status import FileStatus, Status, check_file, sha256_file
+from app.core.model_status import sha256_file
 
 
 @dataclass(frozen=True)
@@ -46,12 +45,3 @@ def install_local_file(models_dir: Path, file: ModelFile, source: Path) -> Locat
         finally:
             part.unlink(missing_ok=True)
     return LocateResult(dest, file.trusted_sha256 is not None)
-
-
-def statuses(models_dir: Path, files: Sequence[ModelFile], full: bool) -> list[FileStatus]:
-    return [check_file(models_dir, f, full=full) for f in files]
-
-
-def missing_required(models_dir: Path, files: Sequence[ModelFile]) -> list[ModelFile]:
-    """Required files that are not there at all (a quick look; no file is read)."""
-    return [f for f in files if f.required and check_file(models_dir, f, full=False).status is Status.MISSING]

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import importlib.util
 import logging
+import os
 import sys
-from collections.abc import Sequence
+from collections.abc import MutableMapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -39,9 +41,46 @@ def style_sheet() -> str:
         return ""
 
 
+# opencv-python's cv2/config-3.py points these at its own bundled Qt 5 plugins and fonts; PySide6 (Qt 6) would
+# then try to load cv2's xcb platform plugin on a real X display and abort.
+CV2_QT_VARIABLES = ("QT_QPA_PLATFORM_PLUGIN_PATH", "QT_QPA_FONTDIR")
+
+
+def _cv2_folder() -> Path | None:
+    module = sys.modules.get("cv2")
+    file = getattr(module, "__file__", None)
+    if file:
+        return Path(file).resolve().parent
+    spec = importlib.util.find_spec("cv2")
+    if spec is not None and spec.origin:
+        return Path(spec.origin).resolve().parent
+    return None
+
+
+def drop_cv2_qt_paths(env: MutableMapping[str, str] = os.environ) -> list[str]:
+    """Remove the Qt paths that importing cv2 set (only those inside cv2's package folder); returns their
+    names."""
+    try:
+        folder = _cv2_folder()
+    except (ImportError, ValueError):
+        folder = None
+    if folder is None:
+        return []
+    dropped = []
+    for name in CV2_QT_VARIABLES:
+        value = env.get(name)
+        if value and Path(value).resolve().is_relative_to(folder):
+            del env[name]
+            dropped.append(name)
+    if dropped:
+        log.debug("ignoring %s set by cv2 (its Qt 5 files)", ", ".join(dropped))
+    return dropped
+
+
 def application() -> QApplication:
     app = QApplication.instance()
     if not isinstance(app, QApplication):
+        drop_cv2_qt_paths()  # read by the QApplication constructor, so now
         app = QApplication(sys.argv[:1])
     app.setOrganizationName(ORGANIZATION)
     app.setApplicationName(APPLICATION)

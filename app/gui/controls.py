@@ -275,6 +275,10 @@ class ControlsPanel(QWidget):
             self._building = False
         self._emit_options()
 
+    def set_restore_preparing(self, preparing: bool) -> None:
+        """Say on the checkbox that restoration waits for its model."""
+        self.restore.setText("On (preparing\u2026)" if preparing else "On")
+
     def _emit_options(self) -> None:
         if not self._building:
             self.options_changed.emit(self.options())

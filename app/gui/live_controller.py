@@ -12,6 +12,7 @@ from typing import Any
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from app.core.types import Frame, SwapOptions
+from app.gui.paths import recording_path
 from app.gui.settings import CameraChoice
 from app.gui.tasks import TaskRunner
 from app.live.capture import CaptureSettings, OpenCVSource, parse_camera_spec
@@ -48,7 +49,8 @@ class LiveController(QObject):
         self.frames_received = 0
         self.virtual_camera_backend = virtual_camera_backend
         self.vcam = SwitchableSink("virtual camera", self._make_vcam, self._vcam_state, self._describe_vcam)
-        self.record_path = ""
+        self.record_path = ""  # the chosen file; each recording is named after it (paths.recording_path)
+        self._recording = ""  # the file being recorded to (written on the output thread, read there too)
         self.recorder = SwitchableSink("recorder", self._make_recorder, self._recorder_state,
                                        lambda s: str(getattr(s, "path", "")))
         self._seen_warnings = 0
@@ -227,10 +229,17 @@ class LiveController(QObject):
         return str(getattr(sink, "device", "") or "virtual camera")
 
     def _make_recorder(self) -> Sink:
-        return RecorderSink(Path(self.record_path))
+        # Each recording is a new file beside the chosen one: a second recording never replaces the first.
+        return RecorderSink(recording_path(self.record_path))
 
     def _vcam_state(self, state: str, detail: str) -> None:
         self.sink_state.emit("virtual camera", state, detail)  # from the output thread: queued to the UI
 
     def _recorder_state(self, state: str, detail: str) -> None:
+        if state == "on":
+            self._recording = detail
+        elif self._recording:
+            if state == "off" and Path(self._recording).is_file():
+                self.message.emit(f"Recording saved to {self._recording}", "info")
+            self._recording = ""
         self.sink_state.emit("recorder", state, detail)

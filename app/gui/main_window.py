@@ -13,13 +13,14 @@ from PySide6.QtWidgets import QFileDialog, QMainWindow, QTabWidget, QVBoxLayout,
 
 from app.core.errors import DLCError
 from app.core.manifest import MODEL_FILES, ModelFile
-from app.core.model_files import missing_required
+from app.core.model_status import Status, problems, verify
 from app.core.types import SwapOptions
 from app.gui.banner import Banner
 from app.gui.live_controller import LiveController
 from app.gui.live_tab import LiveTab
 from app.gui.models_dialog import ModelsDialog
 from app.gui.photos_tab import PhotosTab
+from app.gui.restore_gate import RestoreGate
 from app.gui.settings import SettingsStore
 from app.gui.source_controller import SourceController
 from app.gui.source_panel import IMAGE_SUFFIXES
@@ -57,7 +58,9 @@ class MainWindow(QMainWindow):
         self.source = SourceController(self.tasks, self.engines, self.source_panel, self.options)
         self.live = LiveController(self.tasks, lambda: self.engines.engine,
                                    virtual_camera_backend=virtual_camera_backend, prepare=self.preview.prepare)
-        self.photos = PhotosTab(self.tasks, self.engines, lambda: self.source.source, self.options)
+        self.restore_gate = RestoreGate(self.tasks, lambda: self.engines.engine)
+        self.photos = PhotosTab(self.tasks, self.engines, lambda: self.source.source, self.options,
+                                usable_options=self.restore_gate.wait)
         self.tabs = QTabWidget()
         self.tabs.setObjectName("mainTabs")
         self.tabs.setDocumentMode(True)
@@ -122,6 +125,9 @@ class MainWindow(QMainWindow):
         live.message.connect(self.show_message)
         live.sink_state.connect(self._sink_state)
         self.photos.message.connect(self.show_message)
+        self.restore_gate.message.connect(self.show_message)
+        self.restore_gate.ready.connect(self._restorer_ready)
+        self.restore_gate.failed.connect(self._restorer_failed)
 
     def _restore_settings(self) -> None:
         geometry = self.store.geometry()
@@ -130,8 +136,9 @@ class MainWindow(QMainWindow):
         camera = self.store.camera()
         self.controls.set_camera_choice(camera)
         self.controls.set_cameras([], camera.spec)
+        # Restore saved as on: the restorer is loaded (and checked) first, as when the user ticks it.
         self.controls.set_options(self.store.options(), self.store.restore_strength())
-        self.live.set_options(self.controls.options())
+        self.live.set_options(self.restore_gate.usable(self.controls.options()))
         self.live.record_path = self.store.text("record/path")
         self.controls.set_record_path(self.live.record_path)
         self.photos.folder = self.store.text("photos/folder")
@@ -163,6 +170,7 @@ class MainWindow(QMainWindow):
 
     # -- live ---------------------------------------------------------------------------------------------
     def options(self) -> SwapOptions:
+        """The user's choices (restoration included even while its model is still loading)."""
         return self.controls.options()
 
     def toggle_live(self) -> None:
@@ -172,8 +180,20 @@ class MainWindow(QMainWindow):
         self.live.start(self.controls.camera_choice())
 
     def _options_changed(self, options: SwapOptions) -> None:
-        self.live.set_options(options)
         self.store.save_options(options, self.controls.restore_strength_value)
+        if options.restore is not None:
+            self.restore_gate.prepare()
+        self.controls.set_restore_preparing(options.restore is not None and self.restore_gate.preparing)
+        self.live.set_options(self.restore_gate.usable(options))  # restoration only once its model is loaded
+
+    def _restorer_ready(self) -> None:
+        self.controls.set_restore_preparing(False)
+        self.live.set_options(self.restore_gate.usable(self.options()))
+
+    def _restorer_failed(self, text: str) -> None:
+        self.controls.set_restore_preparing(False)
+        self.controls.restore.setChecked(False)  # saved as off, too
+        self.show_message(text, "warning")
 
     def _camera_changed(self, choice: Any) -> None:
         self.store.save_camera(choice)
@@ -262,15 +282,17 @@ class MainWindow(QMainWindow):
         return self.models_dialog
 
     def _check_models_on_start(self) -> None:
-        missing = missing_required(self.models_dir, self.model_files)
-        if missing:
+        bad = problems(verify(self.models_dir, self.model_files, full=False))  # sizes only: no file is read
+        if bad:
             self.open_models_dialog(first_start=True)
-            self.show_message("Model files are missing: " + ", ".join(f.relpath for f in missing)
-                              + ". Download them in the Models dialog.", "warning")
+            names = ", ".join(s.file.relpath + (" (damaged)" if s.status is Status.CORRUPT else "") for s in bad)
+            self.show_message(f"Model files are missing: {names}. Download them in the Models dialog.", "warning")
 
     def _models_changed(self) -> None:
         if not self.live.live:
             self.engines.reset()
+            if self.controls.restore.isChecked():
+                self.restore_gate.prepare()
         if self.source.path and self.source.source is None:
             self.source.load(self.source.path)
 
@@ -285,9 +307,10 @@ class MainWindow(QMainWindow):
         if self.models_dialog is not None:
             self.models_dialog.cancel()
             self.models_dialog.close()
-        # A video in progress stops (nothing written) rather than holding the pool until its last frame.
+        # A video in progress stops (nothing written) rather than running to its last frame.
         self.photos.shutdown()
-        # Wait for the calls already running (a live start among them), then stop the session they left.
+        # Wait for the short calls already running (a live start among them), then stop the session they left;
+        # long jobs that cannot be cancelled (a hash, a copy, the restorer's conversion) are not waited for.
         self.tasks.shutdown()
         self.live.stop_now()
         super().closeEvent(event)

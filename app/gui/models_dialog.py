@@ -27,8 +27,8 @@ from PySide6.QtWidgets import (
 from app.core.download import DownloadCancelled, FetchOptions, ProgressCallback, download
 from app.core.errors import DLCError
 from app.core.manifest import MODEL_FILES, ModelFile, human_size
-from app.core.model_files import install_local_file, statuses
-from app.core.model_status import FileStatus, Status
+from app.core.model_files import install_local_file
+from app.core.model_status import FileStatus, HashCancelled, HashProgress, Status, verify
 from app.gui.tasks import TaskRunner
 
 STATUS_TEXT = {Status.OK: "ok", Status.PRESENT: "present", Status.MISSING: "missing", Status.CORRUPT: "corrupt",
@@ -135,16 +135,29 @@ class ModelsDialog(QDialog):
         """Size check at once (no file read); a full hash check runs off the UI thread."""
         files = list(only) if only is not None else self.files
         if not full:
-            self._show_statuses(statuses(self.models_dir, files, False))
+            self._show_statuses(verify(self.models_dir, files, full=False))
             return
+        if self.busy:
+            return
+        self._cancel.clear()
         self._tasks.spawn(self._verify(files))
+
+    def _hash_progress(self, file: ModelFile) -> HashProgress:
+        return lambda done, total: not self._cancel.is_set()
+
+    def _full_check(self, files: Sequence[ModelFile]) -> list[FileStatus]:
+        """SHA-256 of each file (a long job: cancelled with the dialog's Cancel or by closing the window)."""
+        return verify(self.models_dir, files, full=True, progress_for=self._hash_progress)
 
     async def _verify(self, files: list[ModelFile]) -> None:
         self._set_busy(True, "Checking SHA-256\u2026")
+        message = ""
         try:
-            self._show_statuses(await self._tasks.run(statuses, self.models_dir, files, True))
+            self._show_statuses(await self._tasks.run_long(self._full_check, files, cancel=self._cancel.set))
+        except HashCancelled:
+            message = "Check cancelled."
         finally:
-            self._set_busy(False, "")
+            self._set_busy(False, message)
 
     def _show_statuses(self, found: Sequence[FileStatus]) -> None:
         for fs in found:
@@ -230,8 +243,8 @@ class ModelsDialog(QDialog):
         self._set_busy(True, "Connecting\u2026")
         message, ok = "", False
         try:
-            await self._tasks.run(lambda: download(self.models_dir, files, progress_for=self._progress_for,
-                                                   options=self._fetch_options))
+            await self._tasks.run_long(lambda: download(self.models_dir, files, progress_for=self._progress_for,
+                                                        options=self._fetch_options), cancel=self._cancel.set)
             message, ok = f"Downloaded and verified: {', '.join(f.relpath for f in files)}", True
         except DownloadCancelled:
             message = "Download cancelled. What arrived is kept and the next download resumes from there."
@@ -239,7 +252,7 @@ class ModelsDialog(QDialog):
             message = f"Download failed: {exc}"
         finally:
             self._set_busy(False, message)
-        self._show_statuses(await self._tasks.run(statuses, self.models_dir, files, True))
+        await self._show_checked(files)
         if ok:
             self.models_changed.emit()
 
@@ -254,13 +267,14 @@ class ModelsDialog(QDialog):
             self.locate(f, Path(name))
 
     def locate(self, file: ModelFile, path: Path) -> object:
+        self._cancel.clear()
         return self._tasks.spawn(self._locate(file, path))
 
     async def _locate(self, file: ModelFile, path: Path) -> None:
         self._set_busy(True, f"Checking {path.name}\u2026")
         message = ""
         try:
-            result = await self._tasks.run(install_local_file, self.models_dir, file, path)
+            result = await self._tasks.run_long(install_local_file, self.models_dir, file, path)
             message = f"{path.name} checked and copied to {result.path}"
             if not result.confirmed:
                 message += " (no confirmed hash exists for this file, so it was taken as it is)"
@@ -269,7 +283,15 @@ class ModelsDialog(QDialog):
             message = f"Not used: {exc}"
         finally:
             self._set_busy(False, message)
-        self._show_statuses(await self._tasks.run(statuses, self.models_dir, [file], True))
+        await self._show_checked([file])
+
+    async def _show_checked(self, files: Sequence[ModelFile]) -> None:
+        """The files' statuses after a download or a copy, hashes checked (off the UI thread)."""
+        try:
+            found = await self._tasks.run_long(self._full_check, files, cancel=self._cancel.set)
+        except HashCancelled:
+            found = verify(self.models_dir, files, full=False)
+        self._show_statuses(found)
 
     def open_folder(self) -> None:
         self.models_dir.mkdir(parents=True, exist_ok=True)

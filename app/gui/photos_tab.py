@@ -2,13 +2,14 @@
 progress; before/after comparison; save one or all to a chosen folder; copy to the clipboard.
 
 A video is written as it is processed, to the output folder (the last folder saved to, else the video's own
-folder), with a frame progress bar, the time left and a Cancel button; its comparison shows the first frame."""
+folder), with a frame progress bar, the time left and a Cancel button; its comparison shows the first frame.
+No result is written over an existing file: `<stem>_swapped-2.png`, ... are taken instead."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,13 +34,14 @@ from app.core.image_io import read_image, write_image
 from app.core.types import Frame, SwapOptions
 from app.gui.compare_view import CompareView
 from app.gui.job_progress import JobProgress
+from app.gui.paths import free_path, paths_from_mime
 from app.gui.qimage import to_owned_qimage
 from app.gui.tasks import EngineHolder, TaskRunner
 from app.gui.video_jobs import (
+    MEDIA_SUFFIXES,
     VideoJob,
     copy_video,
     is_video_path,
-    media_paths_from_mime,
     open_dialog_filter,
     video_output_name,
 )
@@ -76,7 +78,10 @@ class PhotosTab(QWidget):
 
     def __init__(self, tasks: TaskRunner, engines: EngineHolder,
                  source: Callable[[], SourceFace | None], options: Callable[[], SwapOptions],
-                 parent: QWidget | None = None) -> None:
+                 parent: QWidget | None = None,
+                 usable_options: Callable[[SwapOptions], Awaitable[SwapOptions]] | None = None) -> None:
+        """`usable_options`, when given, turns the user's options into those a job may use now (it waits for
+        the face restorer to load, and leaves restoration out if it cannot)."""
         super().__init__(parent)
         self.setObjectName("photosTab")
         self.setAcceptDrops(True)
@@ -84,6 +89,7 @@ class PhotosTab(QWidget):
         self._engines = engines
         self._source = source
         self._options = options
+        self._usable_options = usable_options
         self.items: list[PhotoItem] = []
         self._worker: asyncio.Task[None] | None = None
         self.video_job: VideoJob | None = None  # the video being processed
@@ -156,11 +162,11 @@ class PhotosTab(QWidget):
 
     # -- adding ---------------------------------------------------------------------------------------
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 - Qt naming
-        if media_paths_from_mime(event):
+        if paths_from_mime(event, MEDIA_SUFFIXES):
             event.acceptProposedAction()
 
     def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802 - Qt naming
-        paths = media_paths_from_mime(event)
+        paths = paths_from_mime(event, MEDIA_SUFFIXES)
         if paths:
             event.acceptProposedAction()
             self.add_paths(paths)
@@ -200,7 +206,10 @@ class PhotosTab(QWidget):
 
     async def _work(self) -> None:
         self._show_batch_progress()
-        while True:
+        while any(it.state == "queued" for it in self.items):
+            options = self._options()
+            if self._usable_options is not None:
+                options = await self._usable_options(options)  # e.g. waits for the face restorer to load
             queued = [i for i, it in enumerate(self.items) if it.state == "queued"]
             source = self._source()
             if not queued or source is None:
@@ -211,9 +220,9 @@ class PhotosTab(QWidget):
             self._refresh_row(index)
             try:
                 if item.is_video:
-                    await self._process_video(item, source, self._options())
+                    await self._process_video(item, source, options)
                 else:
-                    await self._process(item, source, self._options())
+                    await self._process(item, source, options)
             except VideoCancelled:
                 item.state, item.error = "cancelled", "cancelled; nothing was written"
             except DLCError as exc:
@@ -263,7 +272,7 @@ class PhotosTab(QWidget):
         self.folder_button.setToolTip(f"Videos are written to {self.folder}")
 
     async def _process_video(self, item: PhotoItem, source: SourceFace, options: SwapOptions) -> None:
-        output = self.output_folder(item) / item.output_name
+        output = free_path(self.output_folder(item) / item.output_name)  # an earlier result is never replaced
         job = VideoJob(item.path, output, lambda p: self._show_video_progress(job, p),
                        lambda before, after: self._show_first_frame(item, before, after))
         self.video_job = job
@@ -312,7 +321,8 @@ class PhotosTab(QWidget):
         if item.state in ("failed", "cancelled"):
             return item.error or item.state
         if item.is_video:
-            return f"faces in {item.faces} of {item.frames} frames \u2192 {item.output_name}"
+            name = item.output.name if item.output is not None else item.output_name
+            return f"faces in {item.faces} of {item.frames} frames \u2192 {name}"
         return f"{item.faces} face(s) swapped" if item.faces else "no face found"
 
     def _refresh_row(self, index: int) -> None:
@@ -384,14 +394,16 @@ class PhotosTab(QWidget):
         written: list[Path] = []
         try:
             for item in items:
-                target = folder / item.output_name
-                if item.is_video:  # already written: a copy, unless it is there already
+                if item.is_video:  # already written: a copy, unless it is in that folder already
                     assert item.output is not None
-                    if target.resolve() != item.output.resolve():
-                        await self._tasks.run(copy_video, item.output, target)
-                    written.append(target)
+                    if item.output.parent.resolve() == folder.resolve():
+                        written.append(item.output)
+                    else:
+                        target = free_path(folder / item.output.name)
+                        written.append(await self._tasks.run_long(copy_video, item.output, target))
                 else:
                     assert item.after is not None
+                    target = free_path(folder / item.output_name)  # never over an earlier result
                     written.append(await self._tasks.run(write_image, target, item.after))
         except (DLCError, OSError) as exc:
             self.message.emit(str(exc), "error")

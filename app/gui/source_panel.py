@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 
 from PySide6.QtCore import QPointF, QRect, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import (
@@ -19,19 +18,11 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import QLabel, QPushButton, QSizePolicy, QVBoxLayout, QWidget
 
 from app.core.types import Face, Frame
+from app.gui.paths import paths_from_mime
 from app.gui.preview import fit_rect
 from app.gui.qimage import FrameImage, to_display
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
-
-
-def image_paths_from_mime(event: QDragEnterEvent | QDropEvent) -> list[Path]:
-    """The local image files a drag carries, in order."""
-    mime = event.mimeData()
-    if not mime.hasUrls():
-        return []
-    paths = [Path(url.toLocalFile()) for url in mime.urls() if url.isLocalFile()]
-    return [p for p in paths if p.suffix.lower() in IMAGE_SUFFIXES]
 
 
 class FaceImageView(QWidget):
@@ -171,13 +162,13 @@ class SourcePanel(QWidget):
         self.message.style().polish(self.message)
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 - Qt naming
-        if image_paths_from_mime(event):
+        if paths_from_mime(event, IMAGE_SUFFIXES):
             event.acceptProposedAction()
         else:
             event.ignore()
 
     def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802 - Qt naming
-        paths = image_paths_from_mime(event)
+        paths = paths_from_mime(event, IMAGE_SUFFIXES)
         if not paths:
             event.ignore()
             return

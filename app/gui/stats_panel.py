@@ -7,7 +7,8 @@ from PySide6.QtWidgets import QGridLayout, QLabel, QWidget
 
 from app.live.stats import StatsSnapshot
 
-STAGES = ("detect", "swap", "paste", "restore", "total")
+# The worker's stages in order; with any stage this list does not know, they add up to about `total`.
+STAGES = ("track", "detect", "swap", "paste", "restore")
 
 
 class StatsPanel(QWidget):
@@ -47,7 +48,10 @@ class StatsPanel(QWidget):
         v["output"].setText(f"{s.output_fps:.1f} fps")
         v["latency"].setText(f"{s.latency_p50_ms:.0f} ms (p95 {s.latency_p95_ms:.0f})")
         v["drops"].setText(f"{s.total_drops} of {s.frames_captured} frames")
-        stages = [f"{name} {s.stage_ms[name]:.0f} ms" for name in STAGES if s.stage_ms.get(name)]
+        names = [n for n in STAGES if s.stage_ms.get(n)]  # a stage that did not run (0 ms) is left out
+        names += [n for n in s.stage_ms if n not in STAGES and n != "total" and s.stage_ms[n]]
+        names += ["total"] if "total" in s.stage_ms else []
+        stages = [f"{name} {s.stage_ms[name]:.0f} ms" for name in names]
         v["stages"].setText("\n".join(stages) or "\u2014")
 
     def clear(self) -> None:

@@ -1,6 +1,7 @@
 """Videos in the Photos tab: which dropped files are videos, where a result goes, and one video job run by
-app/live/video's `process_video` in the task pool, its progress handed to the UI thread and its cancel flag
-set from it. No frame is touched here: the engine and the video pipeline do the work."""
+app/live/video's `process_video` as a long job (on a thread of its own, never one of the short-call pool), its
+progress handed to the UI thread and its cancel flag set from it. No frame is touched here: the engine and the
+video pipeline do the work."""
 
 from __future__ import annotations
 
@@ -10,8 +11,6 @@ import shutil
 import threading
 from collections.abc import Callable
 from pathlib import Path
-
-from PySide6.QtGui import QDragEnterEvent, QDropEvent
 
 from app.core.engine import Engine, SourceFace
 from app.core.types import Frame, SwapOptions
@@ -23,19 +22,11 @@ from app.live.video.formats import CONTAINERS
 # The common ones first: they are what the file dialog shows; the rest FFmpeg reads too.
 COMMON_VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".avi", ".webm")
 GUI_VIDEO_SUFFIXES = COMMON_VIDEO_SUFFIXES + tuple(sorted(VIDEO_SUFFIXES - set(COMMON_VIDEO_SUFFIXES)))
+MEDIA_SUFFIXES = frozenset(IMAGE_SUFFIXES) | frozenset(VIDEO_SUFFIXES)  # what the Photos tab takes
 
 
 def is_video_path(path: Path) -> bool:
     return path.suffix.lower() in VIDEO_SUFFIXES
-
-
-def media_paths_from_mime(event: QDragEnterEvent | QDropEvent) -> list[Path]:
-    """The local photos and videos a drag carries, in order."""
-    mime = event.mimeData()
-    if not mime.hasUrls():
-        return []
-    paths = [Path(url.toLocalFile()) for url in mime.urls() if url.isLocalFile()]
-    return [p for p in paths if p.suffix.lower() in IMAGE_SUFFIXES or is_video_path(p)]
 
 
 def open_dialog_filter() -> str:
@@ -71,7 +62,7 @@ def format_eta(seconds: float | None) -> str:
 
 
 class VideoJob:
-    """One video through the engine. `run()` is awaited on the UI thread; the work runs in the pool, and
+    """One video through the engine. `run()` is awaited on the UI thread; the work runs on a thread of its own, and
     `on_progress` / `on_preview` are always called on the UI thread (latest progress only, never queued up)."""
 
     def __init__(self, path: Path, output: Path, on_progress: Callable[[Progress], None],
@@ -97,12 +88,12 @@ class VideoJob:
     async def run(self, tasks: TaskRunner, engine: Engine, source: SourceFace, options: SwapOptions) -> VideoReport:
         self._loop = asyncio.get_running_loop()
         try:
-            report = await tasks.run(self._work, engine, source, options)
+            report = await tasks.run_long(self._work, engine, source, options, cancel=self.cancel)
         finally:
             self._deliver()  # the last progress, even if its scheduled hand-off has not run yet
         return report
 
-    # -- in the pool --------------------------------------------------------------------------------------
+    # -- on the job's thread -------------------------------------------------------------------------------
     def _work(self, engine: Engine, source: SourceFace, options: SwapOptions) -> VideoReport:
         engine.check_models(options)
         swap = TrackedSwap(engine, source, options)

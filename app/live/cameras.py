@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import glob
 import logging
 import platform
 import re
@@ -11,6 +10,11 @@ from pathlib import Path
 
 log = logging.getLogger(__name__)
 
+DEV = Path("/dev")
+SYS_VIDEO4LINUX = Path("/sys/class/video4linux")
+# Names v4l2loopback devices carry: virtual cameras (this app's own output among them), not inputs.
+LOOPBACK_NAMES = ("dummy video device", "obs virtual camera", "v4l2loopback", "deep live cam")
+
 
 @dataclass(frozen=True)
 class CameraEntry:
@@ -18,25 +22,40 @@ class CameraEntry:
     label: str
 
 
-def _linux_cameras() -> list[CameraEntry]:
+def _read(path: Path) -> str:
+    try:
+        return path.read_text().strip()
+    except OSError:
+        return ""
+
+
+def _is_loopback(sys_dir: Path, name: str) -> bool:
+    """A v4l2loopback device: by its name, or because it has no hardware under it (the kernel puts such
+    devices under /sys/devices/virtual)."""
+    if any(n in name.lower() for n in LOOPBACK_NAMES):
+        return True
+    try:
+        parts = sys_dir.resolve().parts
+    except OSError:
+        return False
+    return any(parts[i:i + 2] == ("devices", "virtual") for i in range(len(parts) - 1))
+
+
+def _linux_cameras(dev: Path = DEV, sys_root: Path = SYS_VIDEO4LINUX) -> list[CameraEntry]:
+    """The capture devices among /dev/videoN in index order (video2 before video10), without metadata nodes
+    and without v4l2loopback outputs, so the app's own virtual camera is never offered as its input."""
+    indices = sorted(int(m.group(1)) for p in dev.glob("video*") if (m := re.fullmatch(r"video(\d+)", p.name)))
     found = []
-    for dev in sorted(glob.glob("/dev/video*")):
-        m = re.fullmatch(r"/dev/video(\d+)", dev)
-        if not m:
-            continue
-        index = int(m.group(1))
-        name_file = Path(f"/sys/class/video4linux/video{index}/name")
-        try:
-            name = name_file.read_text().strip()
-        except OSError:
-            name = ""
+    for index in indices:
+        sys_dir = sys_root / f"video{index}"
+        name = _read(sys_dir / "name")
         # A v4l2 device node may be a metadata node; index 0 of each device is the one that captures.
-        index_file = Path(f"/sys/class/video4linux/video{index}/index")
-        try:
-            if int(index_file.read_text().strip()) != 0:
-                continue
-        except (OSError, ValueError):
-            pass
+        node = _read(sys_dir / "index")
+        if node.isdigit() and int(node) != 0:
+            continue
+        if _is_loopback(sys_dir, name):
+            log.debug("video%d (%s) is a virtual camera, not offered as an input", index, name)
+            continue
         found.append(CameraEntry(index, f"{name or 'Camera'} ({index})"))
     return found
 

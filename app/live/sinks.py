@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import platform
 import time
 from collections.abc import Callable
@@ -122,8 +123,10 @@ class VirtualCameraSink:
 class RecorderSink:
     """Writes an MP4 (mp4v), finalised on close.
 
-    The live output comes at the worker's rate, not the camera's, so with `realtime` a frame is written as
-    many times as needed to keep the recording's clock equal to the wall clock."""
+    The frames go to `<stem>.part<suffix>` in the same folder, renamed to `path` once the writer has closed
+    the file, so a crash never leaves a broken file under the final name (a recording with no frame leaves
+    nothing). The live output comes at the worker's rate, not the camera's, so with `realtime` a frame is
+    written as many times as needed to keep the recording's clock equal to the wall clock."""
 
     def __init__(self, path: str | Path, realtime: bool = True) -> None:
         self.name = "recorder"
@@ -135,16 +138,28 @@ class RecorderSink:
         self._start = 0.0
         self.frames_written = 0
 
+    @staticmethod
+    def part_path(path: Path) -> Path:
+        """Where a recording to `path` is written until it is finalised (the suffix kept: it picks the
+        container)."""
+        return path.with_name(f"{path.stem}.part{path.suffix}")
+
+    @property
+    def part(self) -> Path:
+        return self.part_path(self.path)
+
     def open(self, size: Size, fps: float) -> None:
         if self.path.parent and not self.path.parent.is_dir():
             raise OutputError(f"cannot record to {self.path}: folder {self.path.parent} does not exist")
         self._fps = fps if 0 < fps < 1000 else 30.0
-        writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter.fourcc(*"mp4v"), self._fps, size)
+        writer = cv2.VideoWriter(str(self.part), cv2.VideoWriter.fourcc(*"mp4v"), self._fps, size)
         if not writer.isOpened():
+            self.part.unlink(missing_ok=True)
             raise OutputError(f"cannot record to {self.path}: the video writer did not open")
         self._writer = writer
         self._size = size
         self._start = time.perf_counter()
+        self.frames_written = 0
 
     def send(self, frame: Frame) -> None:
         if self._writer is None:
@@ -159,7 +174,17 @@ class RecorderSink:
         self.frames_written += copies
 
     def close(self) -> None:
-        if self._writer is not None:
-            self._writer.release()
-            self._writer = None
-            log.info("recorded %d frames to %s", self.frames_written, self.path)
+        if self._writer is None:
+            return
+        self._writer.release()
+        self._writer = None
+        if self.frames_written == 0:
+            self.part.unlink(missing_ok=True)
+            log.info("nothing recorded; %s not written", self.path)
+            return
+        try:
+            os.replace(self.part, self.path)
+        except OSError as exc:
+            raise OutputError(f"cannot finish the recording {self.path}: {exc} (the frames are in {self.part})") \
+                from exc
+        log.info("recorded %d frames to %s", self.frames_written, self.path)

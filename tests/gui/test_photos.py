@@ -34,16 +34,26 @@ def test_two_dropped_photos_are_swapped_and_saved(make_window: Any, standin_mode
     qtbot.waitUntil(save.done, timeout=20000)
     written = save.result()
     assert [p.name for p in written] == ["t1_swapped.png", "astronaut_swapped.png"]
+    assert w.banner.isVisible() and w.banner.text == f"Saved 2 photo(s) to {out}"
     engine, options = w.engines.engine, w.options()
     for path, src in zip(written, (photo_files["t1"], photo_files["astronaut"]), strict=True):
         expected = engine.process(read_image(src), w.source.source, options).frame
         assert np.array_equal(read_image(path), expected)
 
+    # Saving again to the same folder keeps the first files: the new ones get free names.
+    first = {p.name: p.read_bytes() for p in written}
+    save = w.photos.save_to(out)
+    qtbot.waitUntil(save.done, timeout=20000)
+    assert [p.name for p in save.result()] == ["t1_swapped-2.png", "astronaut_swapped-2.png"]
+    assert {p.name: p.read_bytes() for p in written} == first
+    assert sorted(p.name for p in out.iterdir()) == ["astronaut_swapped-2.png", "astronaut_swapped.png",
+                                                    "t1_swapped-2.png", "t1_swapped.png"]
+
     w.photos.list.setCurrentRow(1)
     w.photos.copy_selected()
     clip = QGuiApplication.clipboard().image()
     assert (clip.width(), clip.height()) == (512, 512)
-    assert "Saved 2 photo(s)" in w.banner.text or "Copied" in w.banner.text
+    assert w.banner.text == "Copied astronaut_swapped.png to the clipboard"
 
 
 def test_photos_wait_for_a_source_face(make_window: Any, standin_models_dir: Path, photo_files: dict[str, Path],

@@ -129,3 +129,18 @@ def test_file_dialogs_offer_videos() -> None:
         assert f"*.{suffix}" in open_dialog_filter() and f"*.{suffix}" in VIDEO_FILTER
     assert video_output_name(Path("a/b.mov")) == "b_swapped.mov"
     assert video_output_name(Path("a/b.mpg")) == "b_swapped.mp4"
+
+
+def test_a_video_never_replaces_an_earlier_result(window: Any, standin_tracking: TrackingScene, tmp_path: Path,
+                                                  qtbot: Any) -> None:
+    tab = window.photos
+    earlier = tmp_path / "out" / "clip_swapped.mp4"
+    earlier.write_bytes(b"an earlier result")
+    clip = make_clip(tmp_path / "clip.mp4", standin_tracking, 4)
+    with qtbot.waitSignal(tab.batch_finished, timeout=30000):
+        assert drop_files(tab, [clip])
+    item = tab.items[0]
+    assert item.state == "done", item.error
+    assert item.output == tmp_path / "out" / "clip_swapped-2.mp4" and count_frames(item.output) == 4
+    assert earlier.read_bytes() == b"an earlier result"
+    assert "clip_swapped-2.mp4" in tab.list.item(0).text()

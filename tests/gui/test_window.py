@@ -77,11 +77,12 @@ def test_settings_persist_between_runs(make_window: Any, standin_models_dir: Pat
     again = make_window(standin_models_dir, ini)
     o = again.options()
     assert (o.blend, o.faces, o.restore is not None) == (0.35, "largest", True)
+    qtbot.waitUntil(lambda: again.live._options.restore is not None, timeout=20000)  # once its model loaded
     choice = again.controls.camera_choice()
     assert (choice.width, choice.height, choice.fps, choice.mirror) == (640, 480, 24, False)
-    assert again.source.path == str(photo_files["astronaut"]) or again.store.source_path() == str(
-        photo_files["astronaut"])
-    qtbot.waitUntil(lambda: again.source.source is not None, timeout=20000)
+    assert again.store.source_path() == str(photo_files["astronaut"])
+    qtbot.waitUntil(lambda: again.source.source is not None, timeout=20000)  # loaded again from that file
+    assert again.source.path == str(photo_files["astronaut"]) and len(again.source.faces) == 1
 
 
 def test_first_start_without_models_opens_the_dialog(make_window: Any, tmp_path: Path, qtbot: Any) -> None:
@@ -91,3 +92,13 @@ def test_first_start_without_models_opens_the_dialog(make_window: Any, tmp_path:
     assert d.intro.isVisible() and "needs its model files" in d.intro.text()
     assert d.status_text("inswapper") == "missing" and d.download_button.isEnabled()
     assert w.banner.level == "warning" and "missing" in w.banner.text
+
+
+def test_statistics_show_every_stage_that_adds_up_to_the_total(make_window: Any, standin_models_dir: Path) -> None:
+    from app.live.stats import StatsSnapshot
+
+    w = make_window(standin_models_dir)
+    stages = {"track": 1.2, "detect": 20.0, "swap": 700.0, "paste": 3.0, "restore": 0.0, "total": 724.2}
+    w.stats.show_stats(StatsSnapshot(camera_fps=30.0, output_fps=1.4, stage_ms=stages))
+    assert w.stats.value("stages").splitlines() == ["track 1 ms", "detect 20 ms", "swap 700 ms", "paste 3 ms",
+                                                    "total 724 ms"]

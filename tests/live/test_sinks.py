@@ -68,8 +68,29 @@ def test_recorder_keeps_wall_clock_time_and_finalises(tmp_path: Path) -> None:
     for _ in range(5):  # five frames over ~0.5 s at 10 fps -> ~15 frames at 30 fps
         sink.send(blue(0))
         time.sleep(0.1)
+    # While recording, the frames go to a temporary name in the same folder; the final name appears on close.
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["rec.part.mp4"] and sink.part == tmp_path / "rec.part.mp4"
     sink.close()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["rec.mp4"]
     cap = cv2.VideoCapture(str(out))
     n = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
     cap.release()
     assert 10 <= n <= 20 and n == sink.frames_written
+
+
+def test_an_unfinished_recording_never_has_the_final_name(tmp_path: Path) -> None:
+    out = tmp_path / "rec.mp4"
+    out.write_bytes(b"an earlier recording")
+    sink = RecorderSink(out)
+    sink.open((64, 48), 30.0)
+    sink.send(blue(0))
+    # a crash here: the earlier file is untouched, the broken one is only the .part file
+    assert out.read_bytes() == b"an earlier recording" and sink.part.is_file()
+    sink.close()
+
+
+def test_a_recording_without_frames_leaves_nothing(tmp_path: Path) -> None:
+    sink = RecorderSink(tmp_path / "rec.mp4")
+    sink.open((64, 48), 30.0)
+    sink.close()
+    assert list(tmp_path.iterdir()) == []
