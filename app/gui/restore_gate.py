@@ -23,13 +23,6 @@ log = logging.getLogger(__name__)
 PREPARING = "Preparing face restoration\u2026 (the first time, converting the model can take a few minutes)"
 
 
-def restorer_loaded(engine: Engine) -> bool:
-    check = getattr(engine, "restorer_loaded", None)
-    if callable(check):
-        return bool(check())
-    return engine.models.is_loaded("restorer")
-
-
 def load_restorer(engine: Engine) -> None:
     engine.models.restorer  # noqa: B018 - the property loads (or converts) the model
 
@@ -47,7 +40,7 @@ class RestoreGate(QObject):
 
     @property
     def loaded(self) -> bool:
-        return restorer_loaded(self._engine())
+        return self._engine().restorer_loaded()
 
     @property
     def preparing(self) -> bool:
