@@ -113,3 +113,16 @@ def test_download_errors(server: LocalServer, tmp_path: Path, capsys: pytest.Cap
 
     assert models_cmd.run(parse([*base, "liar"]), files) == 8
     assert not (tmp_path / "liar.onnx").exists() and not (tmp_path / "liar.onnx.part").exists()
+
+
+def test_an_unwritable_models_folder_is_a_download_error_not_a_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], server: LocalServer  # noqa: F811
+) -> None:
+    data = standin_bytes(1000)
+    url = server.add("/m.onnx", data)
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    args = parse(["models", "--models-dir", str(blocker / "models"), "download"])
+    assert models_cmd.run(args, files=[entry("m", data, url, default=True)]) == 8
+    err = capsys.readouterr().err
+    assert "cannot write to" in err and "Traceback" not in err

@@ -17,7 +17,7 @@ import os
 import stat
 import time
 import zipfile
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Protocol
@@ -450,6 +450,16 @@ def _fetch_archive_members(
                 staging.rmdir()  # only when empty
 
 
+@contextlib.contextmanager
+def _file_errors_as_download_errors(models_dir: Path) -> Iterator[None]:
+    """A models folder that cannot be written (disk full, read-only) is a download failure, not a crash."""
+    try:
+        yield
+    except OSError as exc:
+        where = exc.filename or models_dir
+        raise DownloadError(f"cannot write to {where}: {exc.strerror or exc}") from exc
+
+
 def download(
     models_dir: Path,
     files: Sequence[ModelFile],
@@ -467,77 +477,60 @@ def download(
     Raises DownloadError (or DownloadCancelled) at the first file that cannot be fetched, or when the models
     folder cannot be written (disk full, read-only); files finished before that stay installed.
     """
-    try:
-        return _download(models_dir, files, force=force, progress_for=progress_for, options=options,
-                         session=session, sleep=sleep)
-    except OSError as exc:
-        where = exc.filename or models_dir
-        raise DownloadError(f"cannot write to {where}: {exc.strerror or exc}") from exc
+    with _file_errors_as_download_errors(models_dir):
+        models_dir = Path(models_dir)
+        outcomes: list[DownloadOutcome] = []
+        pending: list[ModelFile] = []
+        for f in files:
+            if not f.downloadable:
+                raise DownloadError(f"{f.relpath} has no download source: {f.note or f.provenance}")
+            if not force:
+                current = check_file(models_dir, f, full=True)
+                if current.status in (Status.OK, Status.UNCONFIRMED):
+                    # Unconfirmed: nothing to judge it by, and fetching it again would prove nothing either.
+                    confirmed = current.status is Status.OK
+                    outcomes.append(DownloadOutcome(f, current.path, "present", current.sha256, confirmed, ""))
+                    continue
+            pending.append(f)
 
+        archives: dict[str, tuple[Archive, list[ModelFile]]] = {}
+        for f in pending:
+            if f.archive is not None:
+                archives.setdefault(f.archive.name, (f.archive, []))[1].append(f)
+        for name, (archive, members) in archives.items():
+            try:
+                _fetch_archive_members(
+                    models_dir,
+                    archive,
+                    members,
+                    outcomes,
+                    progress_for=progress_for,
+                    options=options,
+                    session=session,
+                    sleep=sleep,
+                )
+            except DownloadCancelled:
+                raise
+            except DownloadError as exc:
+                if not all(m.urls for m in members):
+                    raise
+                log.warning("%s could not be used (%s); trying the files' own mirrors", name, exc)
+        done_by_archive = {o.file.key for o in outcomes if o.action == "extracted"}
 
-def _download(
-    models_dir: Path,
-    files: Sequence[ModelFile],
-    *,
-    force: bool = False,
-    progress_for: ProgressFactory | None = None,
-    options: FetchOptions = FetchOptions(),
-    session: requests.Session | None = None,
-    sleep: Callable[[float], None] = time.sleep,
-) -> list[DownloadOutcome]:
-    models_dir = Path(models_dir)
-    outcomes: list[DownloadOutcome] = []
-    pending: list[ModelFile] = []
-    for f in files:
-        if not f.downloadable:
-            raise DownloadError(f"{f.relpath} has no download source: {f.note or f.provenance}")
-        if not force:
-            current = check_file(models_dir, f, full=True)
-            if current.status in (Status.OK, Status.UNCONFIRMED):
-                # Unconfirmed: nothing to judge it by, and fetching it again would prove nothing either.
-                confirmed = current.status is Status.OK
-                outcomes.append(DownloadOutcome(f, current.path, "present", current.sha256, confirmed, ""))
+        for f in pending:
+            if f.key in done_by_archive:
                 continue
-        pending.append(f)
-
-    archives: dict[str, tuple[Archive, list[ModelFile]]] = {}
-    for f in pending:
-        if f.archive is not None:
-            archives.setdefault(f.archive.name, (f.archive, []))[1].append(f)
-    for name, (archive, members) in archives.items():
-        try:
-            _fetch_archive_members(
-                models_dir,
-                archive,
-                members,
-                outcomes,
-                progress_for=progress_for,
+            result = fetch_file(
+                f.urls,
+                f.path_in(models_dir),
+                size=f.size,
+                sha256=f.trusted_sha256,
+                progress=progress_for(f.relpath) if progress_for else None,
                 options=options,
                 session=session,
                 sleep=sleep,
             )
-        except DownloadCancelled:
-            raise
-        except DownloadError as exc:
-            if not all(m.urls for m in members):
-                raise
-            log.warning("%s could not be used (%s); trying the files' own mirrors", name, exc)
-    done_by_archive = {o.file.key for o in outcomes if o.action == "extracted"}
-
-    for f in pending:
-        if f.key in done_by_archive:
-            continue
-        result = fetch_file(
-            f.urls,
-            f.path_in(models_dir),
-            size=f.size,
-            sha256=f.trusted_sha256,
-            progress=progress_for(f.relpath) if progress_for else None,
-            options=options,
-            session=session,
-            sleep=sleep,
-        )
-        outcomes.append(
-            DownloadOutcome(f, result.path, "downloaded", result.sha256, result.confirmed, result.url)
-        )
-    return outcomes
+            outcomes.append(
+                DownloadOutcome(f, result.path, "downloaded", result.sha256, result.confirmed, result.url)
+            )
+        return outcomes
