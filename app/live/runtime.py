@@ -1,6 +1,8 @@
 """The live session: capture thread -> latest box -> inference worker -> latest box -> output thread -> sinks.
 
 Each hand-off holds one frame at most, so a slow worker drops frames (counted) and never builds up delay.
+Scheduled face detection runs on a detector thread beside the worker (app/live/async_detect.py), so no
+output frame waits for it; the tracker brings each late result forward to the frame it is on.
 The worker reads the current settings and source face by reference between frames; set_options() and
 set_source() swap in whole new objects, so no frame is processed with half-changed settings.
 """
@@ -15,6 +17,7 @@ from typing import Any, Protocol
 
 from app.core.errors import CameraError, DLCError
 from app.core.types import Face, Frame, SwapOptions
+from app.live.async_detect import AsyncDetector
 from app.live.capture import CaptureInfo, CaptureThread, FrameSource
 from app.live.latest import LatestBox, Stamped
 from app.live.sinks import Sink, SinkUnavailable
@@ -59,7 +62,9 @@ class LiveSession:
         stats: LiveStats | None = None,
         stall_timeout_s: float = 5.0,
         join_timeout_s: float = 2.0,
+        async_detection: bool = True,
     ) -> None:
+        """`async_detection`: scheduled detection on a thread beside the worker (False: inside it)."""
         self.engine = engine
         self.source = source
         self._options = options or SwapOptions()
@@ -81,6 +86,7 @@ class LiveSession:
         self._capture: CaptureThread | None = None
         self._worker = threading.Thread(target=self._work, name="dlc-worker", daemon=True)
         self._output = threading.Thread(target=self._deliver, name="dlc-output", daemon=True)
+        self._detector = AsyncDetector("dlc-detector") if async_detection else None
         self._sinks_open = False
 
     # -- control, from any thread ------------------------------------------------------------------------
@@ -113,6 +119,8 @@ class LiveSession:
             on_end=self._capture_ended,
         )
         self._capture.start()
+        if self._detector is not None:
+            self._detector.start()
         self._worker.start()
         self._output.start()
         log.info(
@@ -134,6 +142,8 @@ class LiveSession:
         self._results.close()
         deadline = time.perf_counter() + bound
         joined = True
+        if self._detector is not None:
+            self._detector.stop(0.0)  # refuse requests now; joined below with the others
         for thread in self.threads():
             if thread.is_alive() or thread.ident is not None:
                 thread.join(max(0.0, deadline - time.perf_counter()))
@@ -154,7 +164,8 @@ class LiveSession:
 
     def threads(self) -> list[threading.Thread]:
         capture = [self._capture.thread] if self._capture is not None else []
-        return capture + [self._worker, self._output]
+        detector = [self._detector.thread] if self._detector is not None else []
+        return capture + [self._worker, self._output] + detector
 
     def __enter__(self) -> LiveSession:
         self.start()
@@ -222,6 +233,8 @@ class LiveSession:
             self._fail(exc)
         finally:
             self._results.close()
+            if self._detector is not None:
+                self._detector.stop(0.0)  # no more requests; stop() joins the thread
 
     def _process(
         self, item: Stamped[Frame], options: SwapOptions, face_source: Any
@@ -239,7 +252,7 @@ class LiveSession:
         def detect(frame: Frame) -> list[Face]:
             return engine.detect(frame, options)
 
-        faces = self.tracker.update(item.value, item.captured_at, detect, options.faces)
+        faces = self.tracker.update(item.value, item.captured_at, detect, options.faces, self._detector)
         timings.update(self.tracker.last_timings)
         frame = item.value
         if faces:

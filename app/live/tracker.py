@@ -7,12 +7,21 @@ sparse Lucas-Kanade flow of good features inside its box. A detection corrects a
 partly (`correction_gain`), because flow is precise frame to frame while detections jitter by a few pixels;
 a large disagreement means flow drifted and the detection wins outright. The corrected points go through a
 One-Euro filter, normalised by the face's size so one set of parameters suits near and far faces.
+
+With a background detector (app/live/async_detect.py, the live session's default) the scheduled detection
+runs beside the caller: update() hands the frame over and goes on tracking by flow. The answer comes some
+frames later, for an older frame k; each track keeps the similarity transforms flow found for its recent
+frames, and their composition since k brings the detection to the current frame before it is associated
+and corrects the track. A face no track matches is carried from frame k to now by flow over its box. When
+there is nothing to track with (no visible track yet, or flow lost a face) detection still runs at once, on
+the current frame. Without a background detector every detection is synchronous (video files, tests).
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -21,6 +30,7 @@ import numpy as np
 import numpy.typing as npt
 
 from app.core.types import Face, FaceChoice, Frame
+from app.live.async_detect import BackgroundDetector, DetectionResult
 from app.live.smoothing import OneEuroFilter, OneEuroParams
 
 log = logging.getLogger(__name__)
@@ -43,6 +53,7 @@ class TrackerConfig:
     min_inliers: int = 8
     fb_max_error: float = 1.0  # px: forward-backward flow check
     compensate_motion: bool = True  # move the smoother's state with the flow: flow is followed without lag
+    history_frames: int = 90  # per-frame flow kept per track: a background detection this late still lands
     smoothing: OneEuroParams = field(default_factory=lambda: OneEuroParams(1.0, 1.0, 1.0))
 
 
@@ -57,6 +68,8 @@ class _Track:
     visible: bool = True
     detections: int = 1
     out: F64 | None = None  # smoothed points
+    since: int = 0  # the frame from which `history` is unbroken (raw was placed by a detection then)
+    history: deque[tuple[int, F64]] = field(default_factory=deque)  # (frame, flow from the frame before)
 
     def box_at(self, points: F64) -> tuple[float, float, float, float]:
         return self.face.with_points(points.astype(np.float32)).box
@@ -127,6 +140,27 @@ def flow_similarity(
     return np.asarray(matrix, dtype=np.float64)
 
 
+def _compose(history: Sequence[tuple[int, F64]], since: int, after: int, now: int) -> F64 | None:
+    """The flow transform from frame `after` to frame `now`, or None when the history does not reach back."""
+    if after < since:
+        return None
+    total = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
+    expected = after + 1
+    for frame, matrix in history:
+        if frame <= after:
+            continue
+        if frame != expected:
+            return None
+        total = np.hstack([matrix[:, :2] @ total[:, :2], matrix[:, :2] @ total[:, 2:] + matrix[:, 2:]])
+        expected += 1
+    return total if expected == now + 1 else None
+
+
+def _moved(face: Face, matrix: F64) -> Face:
+    points = face.points.astype(np.float64) @ matrix[:, :2].T + matrix[:, 2]
+    return face.with_points(points.astype(np.float32))
+
+
 def _mover(matrix: F64, scale: float) -> Callable[[F64], F64]:
     """The similarity `matrix` (px) applied to points in units of `scale` px."""
 
@@ -147,6 +181,8 @@ class Tracker:
         self._since_detect = 0
         self._force_detect = True
         self._target: int | None = None
+        self._last_sync = -1  # the frame of the last synchronous detection
+        self._requested: dict[int, Gray] = {}  # grey copies of the frames handed to the background detector
         self.frames = 0
         self.detections = 0
         self.last_timings: dict[str, float] = {}
@@ -172,9 +208,15 @@ class Tracker:
         self._force_detect = True
 
     def update(
-        self, frame: Frame, timestamp: float, detect: Detector, faces: FaceChoice = "all"
+        self,
+        frame: Frame,
+        timestamp: float,
+        detect: Detector,
+        faces: FaceChoice = "all",
+        background: BackgroundDetector | None = None,
     ) -> list[Face]:
-        """Track the faces into `frame` (captured at `timestamp`, seconds), detecting when due."""
+        """Track the faces into `frame` (captured at `timestamp`, seconds), detecting when due: here, or on
+        `background` when given (then `frame` must not be changed afterwards)."""
         t0 = time.perf_counter()
         gray: Gray = np.asarray(cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY), dtype=np.uint8)
         self.frames += 1
@@ -182,12 +224,26 @@ class Tracker:
         t1 = time.perf_counter()
         self._since_detect += 1
         due = self._since_detect >= self.config.detect_every
-        if due or flow_failed or self._force_detect or not any(t.visible for t in self._tracks):
+        now = flow_failed or self._force_detect or not any(t.visible for t in self._tracks)
+        result = background.poll() if background is not None else None
+        if result is not None and result.error is not None:
+            raise result.error
+        if now or (due and background is None):
             self._associate(detect(frame), timestamp)
             self.detections += 1
             self._since_detect = 0
             self._force_detect = False
+            self._last_sync = self.frames
         t2 = time.perf_counter()
+        if background is not None and not now:
+            if result is not None and result.seq > self._last_sync:
+                self._apply_late(result, gray, timestamp)
+            if due and not background.busy:
+                background.submit(frame, self.frames, timestamp, detect)
+                self._requested = dict(sorted(self._requested.items())[-1:])  # this and the one before
+                self._requested[self.frames] = gray
+                self.detections += 1
+                self._since_detect = 0
         self._forget(timestamp)
         self._choose_target()
         out: list[Face] = []
@@ -222,20 +278,54 @@ class Tracker:
                 failed = True
                 continue
             track.raw = track.raw @ matrix[:, :2].T + matrix[:, 2]
+            track.history.append((self.frames, matrix))
+            while len(track.history) > self.config.history_frames:
+                track.history.popleft()
             if self.config.compensate_motion:
                 track.filter.move_state(_mover(matrix, track.scale))
         return failed
 
-    def _associate(self, detections: Sequence[Face], timestamp: float) -> None:
+    def _apply_late(self, result: DetectionResult, gray: Gray, timestamp: float) -> None:
+        """Correct the tracks with a background detection of the older frame `result.seq`, brought forward
+        to this frame by each track's flow since then."""
+        then = self._requested.pop(result.seq, None)
+        moves = {
+            track.id: _compose(track.history, track.since, result.seq, self.frames)
+            for track in self._tracks
+            if track.visible
+        }
+
+        def carry(det: Face) -> Face:
+            """A face no track followed: moved from frame seq to now by flow over its box, if flow finds it."""
+            if then is None or then.shape != gray.shape:
+                return det
+            matrix = flow_similarity(then, gray, det.box, self.config)
+            return det if matrix is None else _moved(det, matrix)
+
+        self._associate(result.faces, timestamp, moves, carry)
+
+    def _associate(
+        self,
+        detections: Sequence[Face],
+        timestamp: float,
+        moves: dict[int, F64 | None] | None = None,
+        carry: Callable[[Face], Face] | None = None,
+    ) -> None:
+        """Match detections to tracks and correct them. A late detection comes with `moves`: per visible
+        track, the flow since the detected frame (None: unknown), and `carry` for faces no track takes."""
         cfg = self.config
         pairs: list[tuple[float, int, int]] = []
+        moved: dict[tuple[int, int], Face] = {}
         for ti, track in enumerate(self._tracks):
             tbox = track.box_at(
                 track.raw if track.visible else (track.out if track.out is not None else track.raw)
             )
             size = max(tbox[2] - tbox[0], tbox[3] - tbox[1], 1.0)
             tc = ((tbox[0] + tbox[2]) / 2, (tbox[1] + tbox[3]) / 2)
+            move = moves.get(track.id) if moves is not None else None
             for di, det in enumerate(detections):
+                if move is not None:
+                    det = moved[ti, di] = _moved(det, move)
                 iou = _iou(tbox, det.box)
                 dist = float(np.hypot(det.center[0] - tc[0], det.center[1] - tc[1])) / size
                 if iou >= cfg.match_iou or dist < cfg.match_center:
@@ -247,13 +337,15 @@ class Tracker:
                 continue
             used_t.add(ti)
             used_d.add(di)
-            self._correct(self._tracks[ti], detections[di], timestamp)
+            det = moved.get((ti, di)) or (carry(detections[di]) if carry is not None else detections[di])
+            self._correct(self._tracks[ti], det, timestamp)
         for ti, track in enumerate(self._tracks):
-            if ti not in used_t:
+            # A late detection says nothing of a track whose flow history does not reach back to it.
+            if ti not in used_t and (moves is None or moves.get(track.id) is not None):
                 track.visible = False
         for di, det in enumerate(detections):
             if di not in used_d:
-                self._tracks.append(self._new_track(det, timestamp))
+                self._tracks.append(self._new_track(carry(det) if carry is not None else det, timestamp))
 
     def _correct(self, track: _Track, det: Face, timestamp: float) -> None:
         measured = det.points.astype(np.float64)
@@ -262,6 +354,8 @@ class Tracker:
         if not track.visible or error > self.config.reset_error:
             if not track.visible:
                 track.filter.reset()  # it may reappear elsewhere: do not glide there from the old place
+                track.history.clear()  # its flow history restarts here
+                track.since = self.frames
             track.raw = measured
             track.detections = 0
         else:
@@ -284,6 +378,7 @@ class Tracker:
             scale=max(det.eye_distance, 1.0),
             filter=OneEuroFilter(self.config.smoothing),
             last_seen=timestamp,
+            since=self.frames,
         )
         self._next_id += 1
         log.debug("new face track %d at %s", track.id, det.box)

@@ -12,6 +12,7 @@ import numpy as np
 import numpy.typing as npt
 
 from app.core.types import Face, Frame
+from app.live.async_detect import DetectionResult, Detector
 from app.live.tracker import Tracker
 from tests.standins import photos
 
@@ -115,12 +116,45 @@ class TrackRun:
     ids: list[list[int]]
 
 
-def run_tracker(scene: Scene, tracker: Tracker, detector: JitterDetector, raw: JitterDetector) -> TrackRun:
+class DelayedDetector:
+    """A background detector whose answer comes exactly `delay` frames (polls) after the request, for the
+    frame requested: deterministic stand-in for app.live.async_detect.AsyncDetector."""
+
+    def __init__(self, delay: int) -> None:
+        self.delay = delay
+        self.pending: list[tuple[int, DetectionResult]] = []  # (polls left, result)
+        self.submitted: list[int] = []
+        self.delivered: list[tuple[int, int]] = []  # (frame detected, polls it took)
+
+    @property
+    def busy(self) -> bool:
+        return bool(self.pending)
+
+    def submit(self, frame: Frame, seq: int, timestamp: float, detect: Detector) -> None:
+        self.submitted.append(seq)
+        self.pending = [(self.delay, DetectionResult(detect(frame), seq, timestamp, 0.0))]
+
+    def poll(self) -> DetectionResult | None:
+        self.pending = [(n - 1, r) for n, r in self.pending]
+        if self.pending and self.pending[0][0] <= 0:
+            result = self.pending.pop(0)[1]
+            self.delivered.append((result.seq, self.delay))
+            return result
+        return None
+
+
+def run_tracker(
+    scene: Scene,
+    tracker: Tracker,
+    detector: JitterDetector,
+    raw: JitterDetector,
+    background: DelayedDetector | None = None,
+) -> TrackRun:
     """Feed every frame of the scene at 30 fps; faces come back in track order."""
     outs, raws, ids = [], [], []
     for i in range(len(scene.offsets)):
         detector.index = raw.index = i
-        faces = tracker.update(scene.frame(i), i / 30.0, detector, "all")
+        faces = tracker.update(scene.frame(i), i / 30.0, detector, "all", background)
         outs.append(np.array([f.points for f in faces], dtype=np.float64))
         raws.append(np.array([f.points for f in raw(scene.image)], dtype=np.float64))
         ids.append(tracker.track_ids())

@@ -176,3 +176,58 @@ def test_mirror(tmp_path: Path) -> None:
     a, b = plain.read(), mirrored.read()
     plain.close(), mirrored.close()
     assert a is not None and b is not None and np.array_equal(a[:, ::-1], b)
+
+
+class _SlowDetectEngine(SlowEngine):
+    """detect() takes 200 ms, like det_10g on a CPU; swap() 5 ms."""
+
+    def __init__(self) -> None:
+        super().__init__(0.005)
+        self.detect_threads: list[str] = []
+
+    def detect(self, frame: Frame, options: SwapOptions) -> list:  # type: ignore[type-arg]
+        time.sleep(0.2)
+        self.detect_threads.append(threading.current_thread().name)
+        return super().detect(frame, options)
+
+
+class _TimingStats(LiveStats):
+    def __init__(self) -> None:
+        super().__init__()
+        self.frames: list[dict[str, float]] = []
+
+    def record_timings(self, timings):  # type: ignore[no-untyped-def]
+        self.frames.append(dict(timings))
+        super().record_timings(timings)
+
+
+def test_scheduled_detection_runs_beside_the_worker() -> None:
+    """With a 200 ms detector, no output frame but the first (nothing to track yet) waits for detection;
+    the detector thread stops with the session."""
+    from tests.live.scene import load_t1
+
+    photo = np.ascontiguousarray(load_t1()[100:460, 300:940])  # real content for optical flow, 640x360
+    engine, stats = _SlowDetectEngine(), _TimingStats()
+    session = LiveSession(
+        engine, SyntheticCamera(640, 360, CAMERA_FPS, make=lambda i: photo.copy()), face_source="src", stats=stats
+    )
+    session.start()
+    assert "dlc-detector" in live_threads()
+    time.sleep(1.6)
+    assert session.stop() is True and not live_threads()
+    totals = [f["total"] for f in stats.frames]
+    assert len(totals) >= 20 and totals[0] >= 200.0
+    assert max(totals[1:]) < 100.0, totals  # measured about 15 ms
+    assert max(f["detect"] for f in stats.frames[1:]) < 1.0
+    assert engine.detect_threads[0] == "dlc-worker" and engine.detect_threads.count("dlc-detector") >= 3
+
+
+def test_synchronous_detection_stays_available() -> None:
+    engine = _SlowDetectEngine()
+    session = LiveSession(
+        engine, SyntheticCamera(160, 120, CAMERA_FPS), face_source="src", async_detection=False
+    )
+    session.start()
+    assert "dlc-detector" not in live_threads()
+    time.sleep(0.5)
+    assert session.stop() and set(engine.detect_threads) == {"dlc-worker"}
