@@ -153,7 +153,8 @@ def _cmd_verify(models_dir: Path, quick: bool, files: Sequence[ModelFile], out: 
 def _cmd_download(
     args: argparse.Namespace, models_dir: Path, manifest: Sequence[ModelFile], out: TextIO, err: TextIO
 ) -> int:
-    from app.core.download import FetchOptions, download
+    from app.core.download import download
+    from app.core.fetch import FetchOptions
 
     files = _select(args.names, args.all, manifest)
     licences = sorted({(f.licence, f.licence_url) for f in files})

@@ -24,8 +24,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core.download import DownloadCancelled, FetchOptions, ProgressCallback, download
+from app.core.download import download
 from app.core.errors import DLCError
+from app.core.fetch import DownloadCancelled, FetchOptions, ProgressCallback
 from app.core.manifest import MODEL_FILES, ModelFile, human_size
 from app.core.model_files import install_local_file
 from app.core.model_status import FileStatus, HashCancelled, HashProgress, Status, verify

@@ -14,15 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from app.core.download import (
-    DownloadCancelled,
-    FetchOptions,
-    ProgressCallback,
-    download,
-    extract_zip,
-    fetch_file,
-)
+from app.core.download import download, extract_zip
 from app.core.errors import DownloadError
+from app.core.fetch import DownloadCancelled, FetchOptions, ProgressCallback, fetch_file
 from app.core.manifest import Archive, ModelFile
 
 FAST = FetchOptions(attempts=3, backoff_s=0.0, timeout_s=5.0, chunk_size=16 * 1024)

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from app.core.download import FetchOptions
+from app.core.fetch import FetchOptions
 from app.core.manifest import MODEL_FILES, ModelFile
 from app.gui.models_dialog import ModelsDialog
 from app.gui.tasks import TaskRunner
