@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -35,40 +34,19 @@ from app.core.types import Frame, SwapOptions
 from app.gui.compare_view import CompareView
 from app.gui.job_progress import JobProgress
 from app.gui.paths import free_path, paths_from_mime
+from app.gui.photo_item import PhotoItem
 from app.gui.qimage import to_owned_qimage
 from app.gui.tasks import EngineHolder, TaskRunner
 from app.gui.video_jobs import (
     MEDIA_SUFFIXES,
     VideoJob,
     copy_video,
-    is_video_path,
     open_dialog_filter,
-    video_output_name,
 )
 from app.live.video import Progress, VideoCancelled
 
 log = logging.getLogger(__name__)
 THUMB = 72
-
-
-@dataclass(eq=False)  # compared by identity: the frames are arrays
-class PhotoItem:
-    path: Path
-    state: str = "queued"  # queued, working, done, failed, cancelled
-    before: Frame | None = None  # for a video: its first frame
-    after: Frame | None = None
-    faces: int = 0  # for a video: frames with a face swapped
-    error: str = ""
-    output: Path | None = None  # a video's written file
-    frames: int = 0  # a video's frames written
-
-    @property
-    def is_video(self) -> bool:
-        return is_video_path(self.path)
-
-    @property
-    def output_name(self) -> str:
-        return video_output_name(self.path) if self.is_video else f"{self.path.stem}_swapped.png"
 
 
 class PhotosTab(QWidget):
@@ -313,21 +291,9 @@ class PhotosTab(QWidget):
             self._worker.cancel()
 
     # -- showing ------------------------------------------------------------------------------------------
-    def _status(self, item: PhotoItem) -> str:
-        if item.state == "queued":
-            return "waiting"
-        if item.state == "working":
-            return "working\u2026"
-        if item.state in ("failed", "cancelled"):
-            return item.error or item.state
-        if item.is_video:
-            name = item.output.name if item.output is not None else item.output_name
-            return f"faces in {item.faces} of {item.frames} frames \u2192 {name}"
-        return f"{item.faces} face(s) swapped" if item.faces else "no face found"
-
     def _refresh_row(self, index: int) -> None:
         item, row = self.items[index], self.list.item(index)
-        row.setText(f"{item.path.name}\n{self._status(item)}")
+        row.setText(f"{item.path.name}\n{item.status}")
         shown = item.after if item.after is not None else item.before
         if shown is not None:
             pix = QPixmap.fromImage(to_owned_qimage(shown)).scaled(
@@ -345,8 +311,8 @@ class PhotosTab(QWidget):
             return
         item = self.items[index]
         self.compare.set_images(item.before, item.after)
-        detail = self._status(item) if item.state != "done" else (
-            f"{self._status(item)} \u2014 first frame; drag across it to compare" if item.is_video
+        detail = item.status if item.state != "done" else (
+            f"{item.status} \u2014 first frame; drag across it to compare" if item.is_video
             else f"{item.faces} face(s) swapped \u2014 drag across the picture to compare")
         self.caption.setText(f"{item.path.name}: {detail}")
         self._update_buttons()
