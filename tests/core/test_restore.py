@@ -3,6 +3,7 @@ inside the face regions only."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import cv2
@@ -72,8 +73,7 @@ def test_strength_scales_the_change(engine):
     face = engine.detect(s.image, SwapOptions())[0]
 
     def change(strength: float) -> float:
-        out = engine.restore(s.image, SwapOptions(), NEUTRAL.__class__(strength=strength, denoise=0.0, sharpen=0.0,
-                                                                          enhance_details=False)).frame
+        out = engine.restore(s.image, SwapOptions(), dataclasses.replace(NEUTRAL, strength=strength)).frame
         return float(np.abs(core(out, face).astype(int) - core(s.image, face)).mean())
 
     assert change(0.0) == 0.0
