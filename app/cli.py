@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 
 from app import __version__
-from app.core.errors import EXIT_INTERRUPTED, DLCError
+from app.errors import EXIT_INTERRUPTED, DLCError
 
 log = logging.getLogger("app")
 

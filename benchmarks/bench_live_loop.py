@@ -64,10 +64,10 @@ class FaithfulDetectEngine:
 
 
 def run_loop(engine: FaithfulDetectEngine, source, seconds: float, detect_every: int, scene) -> dict[str, object]:
+    from app.core.tracker import Tracker, TrackerConfig
     from app.core.types import SwapOptions
     from app.live.capture import SyntheticCamera
     from app.live.runtime import LiveSession
-    from app.live.tracker import Tracker, TrackerConfig
 
     def make(i: int) -> np.ndarray:
         return scene.frame(int(40 * np.sin(i / 30.0)), 0)[0]  # a slow sway, like a person on a call
@@ -117,7 +117,7 @@ def main() -> None:
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
     from app.core.engine import Engine
-    from app.core.models import ModelSet
+    from app.core.sessions import ModelSet
     from benchmarks import faithful_models
     from tests.standins import build_models_dir, build_tracking_scene
 

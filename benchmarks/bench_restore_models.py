@@ -1,8 +1,8 @@
 """Per-face GFPGAN v1.4 restoration time at full size: torch vs onnxruntime on this machine, same run.
 
-The network is the real architecture (app.core.gfpgan_arch, 86.4M parameters) with seeded random weights,
+The network is the real architecture (app.models.gfpgan_arch, 86.4M parameters) with seeded random weights,
 saved once as benchmarks/.cache/GFPGANv1.4.pth and converted through the app's own path
-(app.core.gfpgan_convert.ensure_restorer_onnx), so the ONNX file timed is the one the app would build.
+(app.models.gfpgan_convert.ensure_restorer_onnx), so the ONNX file timed is the one the app would build.
 Both runtimes get the same weights and the same [1, 3, 512, 512] input; the outputs are compared too.
 
     .venv/bin/python benchmarks/bench_restore_models.py [--reps 3]
@@ -34,7 +34,7 @@ RESULTS = ROOT / "benchmarks" / "results" / "restore_models.json"
 
 def count_macs(torch: Any, net: Any, x: Any) -> int:
     """Multiply-accumulates of one forward: convolutions (plain and modulated) and linear layers."""
-    from app.core.gfpgan_arch import ModulatedConv2d
+    from app.models.gfpgan_arch import ModulatedConv2d
 
     total = 0
 
@@ -79,8 +79,8 @@ def main() -> None:
     import onnxruntime as ort
     import torch
 
-    from app.core.gfpgan_arch import GFPGANv1Clean
-    from app.core.gfpgan_convert import ensure_restorer_onnx
+    from app.models.gfpgan_arch import GFPGANv1Clean
+    from app.models.gfpgan_convert import ensure_restorer_onnx
 
     CACHE.mkdir(parents=True, exist_ok=True)
     pth = CACHE / "GFPGANv1.4.pth"

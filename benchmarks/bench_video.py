@@ -1,5 +1,5 @@
 """Video swap throughput: the pipelined job (decoder thread -> queue -> processing -> queue -> encoder thread,
-app.live.video.process_video) against a plain sequential decode-process-encode loop, same clip, same
+app.media.process_video) against a plain sequential decode-process-encode loop, same clip, same
 processor, same encoder, same run.
 
 The clip: insightface's t1.jpg (six faces) scaled 1.7x into 1920x1080 and panned 3 px per frame, 30 fps,
@@ -42,13 +42,13 @@ if str(ROOT) not in sys.path:
 
 from app.core.analysis import detect_faces  # noqa: E402
 from app.core.engine import Engine  # noqa: E402
-from app.core.models import ModelSet  # noqa: E402
 from app.core.providers import parse_provider_list  # noqa: E402
+from app.core.sessions import ModelSet  # noqa: E402
 from app.core.types import Face, Frame, SwapOptions  # noqa: E402
-from app.live.video import EncoderSettings, TrackedSwap, process_video  # noqa: E402
-from app.live.video.colour import from_bgr  # noqa: E402
-from app.live.video.reader import VideoItem, VideoReader  # noqa: E402
-from app.live.video.writer import VideoWriter, plan_audio  # noqa: E402
+from app.media import EncoderSettings, TrackedSwap, process_video  # noqa: E402
+from app.media.colour import from_bgr  # noqa: E402
+from app.media.reader import VideoItem, VideoReader  # noqa: E402
+from app.media.writer import VideoWriter, plan_audio  # noqa: E402
 from tests.standins import build_inswapper, build_recognizer, build_tracking_detector, photos  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results" / "video.json"

@@ -115,7 +115,7 @@ def test_closing_the_preview_window_stops_the_session(live_setup, qtbot):
     from PySide6.QtCore import QTimer
 
     from app.core.engine import Engine
-    from app.core.models import ModelSet
+    from app.core.sessions import ModelSet
     from app.gui.preview_window import open_preview_window, run_preview
     from app.live.capture import OpenCVSource
     from app.live.runtime import LiveSession
@@ -142,7 +142,7 @@ def test_the_live_worker_never_loads_the_restorer(live_setup):
     import time
 
     from app.core.engine import Engine
-    from app.core.models import ModelSet
+    from app.core.sessions import ModelSet
     from app.core.types import RestoreOptions, SwapOptions
     from app.live.capture import OpenCVSource
     from app.live.runtime import LiveSession

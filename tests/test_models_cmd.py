@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from app.commands import models_cmd
-from app.core.manifest import MODEL_FILES, ModelFile
-from tests.core.test_download import LocalServer, server, standin_bytes  # noqa: F401 - `server` is a fixture
+from app.models.manifest import MODEL_FILES, ModelFile
+from tests.models.test_download import LocalServer, server, standin_bytes  # noqa: F401 - `server` is a fixture
 
 
 def parse(argv: Sequence[str]) -> argparse.Namespace:

@@ -18,7 +18,7 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.api.pool import Overloaded
-from app.core.errors import DLCError, InputError, ModelError, NoFaceError, OptionError
+from app.errors import DLCError, InputError, ModelError, NoFaceError, OptionError
 
 log = logging.getLogger(__name__)
 

@@ -17,9 +17,9 @@ from app.api.security import api_key_dependency
 from app.api.settings import ApiSettings
 from app.api.state import RESTORE_KEYS, SWAP_KEYS, ApiState
 from app.api.uploads import Upload, check_header, decode, read_upload
-from app.core.errors import NoFaceError
 from app.core.image_io import encode_image
 from app.core.types import RestoreOptions, SwapOptions
+from app.errors import NoFaceError
 
 API_NAME = "Deep Live Cam API"
 JPEG_QUALITY = 90

@@ -6,8 +6,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from app.core.errors import OptionError
-from app.core.paths import resolve_models_dir
+from app.errors import OptionError
+from app.models.paths import resolve_models_dir
 
 ENV_API_KEY = "DLC_API_KEY"
 MIB = 1024 * 1024

@@ -11,10 +11,10 @@ from dataclasses import dataclass
 
 from app.api.pool import InferencePool
 from app.api.settings import ApiSettings
-from app.core import manifest
 from app.core.engine import Engine, SourceFace
-from app.core.errors import ModelError
-from app.core.models import DOWNLOAD_HINT, ModelSet
+from app.core.sessions import DOWNLOAD_HINT, ModelSet
+from app.errors import ModelError
+from app.models import manifest
 
 log = logging.getLogger(__name__)
 

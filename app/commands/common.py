@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from app.core.models import ModelSet
-from app.core.paths import resolve_models_dir
 from app.core.providers import parse_provider_list
+from app.core.sessions import ModelSet
 from app.core.types import RestoreOptions, SwapOptions
+from app.models.paths import resolve_models_dir
 
 
 def add_engine_options(parser: argparse.ArgumentParser) -> None:

@@ -13,10 +13,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from app.core.errors import EXIT_INTERRUPTED, EXIT_OK, DLCError, ModelError, OptionError
-from app.core.manifest import MODEL_FILES, ModelFile, default_downloads, human_size, lookup
-from app.core.model_status import FileStatus, Status, problems, verify
-from app.core.paths import resolve_models_dir
+from app.errors import EXIT_INTERRUPTED, EXIT_OK, DLCError, ModelError, OptionError
+from app.models.manifest import MODEL_FILES, ModelFile, default_downloads, human_size, lookup
+from app.models.paths import resolve_models_dir
+from app.models.status import FileStatus, Status, problems, verify
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -153,8 +153,8 @@ def _cmd_verify(models_dir: Path, quick: bool, files: Sequence[ModelFile], out: 
 def _cmd_download(
     args: argparse.Namespace, models_dir: Path, manifest: Sequence[ModelFile], out: TextIO, err: TextIO
 ) -> int:
-    from app.core.download import download
-    from app.core.fetch import FetchOptions
+    from app.models.download import download
+    from app.models.fetch import FetchOptions
 
     files = _select(args.names, args.all, manifest)
     licences = sorted({(f.licence, f.licence_url) for f in files})

@@ -6,12 +6,12 @@ import argparse
 from pathlib import Path
 
 from app.commands.common import add_engine_options, model_set_from_args
-from app.core import manifest
 from app.core.engine import Engine
-from app.core.errors import NoFaceError, OutputError
 from app.core.image_io import WRITE_FORMATS, read_image, write_image
 from app.core.restore import check_restorer_present
 from app.core.types import RestoreOptions, SwapOptions
+from app.errors import NoFaceError, OutputError
+from app.models import manifest
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

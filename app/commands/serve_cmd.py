@@ -61,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
     import uvicorn
 
     from app.api import create_app
-    from app.core.errors import OptionError
+    from app.errors import OptionError
 
     if args.workers < 1 or args.queue < 0:
         raise OptionError("--workers must be at least 1 and --queue at least 0")

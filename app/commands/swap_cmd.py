@@ -12,9 +12,9 @@ from pathlib import Path
 
 from app.commands.common import add_engine_options, add_swap_options, model_set_from_args, swap_options_from_args
 from app.core.engine import Engine
-from app.core.errors import EXIT_INTERRUPTED, NoFaceError, OutputError
 from app.core.image_io import WRITE_FORMATS, read_image, write_image
 from app.core.types import SwapOptions
+from app.errors import EXIT_INTERRUPTED, NoFaceError, OutputError
 
 log = logging.getLogger(__name__)
 
@@ -45,8 +45,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
 
 def is_video_job(target: str, output: str) -> bool:
     """A video target (by its suffix), or a video output: then the target must be a video too."""
-    from app.live.video import VIDEO_SUFFIXES
-    from app.live.video.formats import CONTAINERS
+    from app.media import VIDEO_SUFFIXES
+    from app.media.formats import CONTAINERS
 
     return Path(target).suffix.lower() in VIDEO_SUFFIXES or Path(output).suffix.lower() in CONTAINERS
 
@@ -75,8 +75,8 @@ def run(args: argparse.Namespace) -> int:
 def run_video(args: argparse.Namespace, options: SwapOptions) -> int:
     from tqdm import tqdm
 
-    from app.live.video import EncoderSettings, Progress, TrackedSwap, probe, process_video
-    from app.live.video.formats import container_for
+    from app.media import EncoderSettings, Progress, TrackedSwap, probe, process_video
+    from app.media.formats import container_for
 
     output = Path(args.output)
     container_for(output)  # OutputError for a suffix no video can be written as, before any work

@@ -6,7 +6,7 @@ import os
 import secrets
 from pathlib import Path
 
-from app.core.errors import OutputError
+from app.errors import OutputError
 
 
 def temp_beside(path: Path) -> Path:

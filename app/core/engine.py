@@ -16,13 +16,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from app.core import manifest
 from app.core.analysis import detect_faces, embed_face, largest_face
-from app.core.errors import NoFaceError
-from app.core.models import ModelSet
 from app.core.paste import FacePaster, scaled_inverse
+from app.core.sessions import ModelSet
 from app.core.swap import Latent, align_crop, source_latent, swap_crop
 from app.core.types import Face, Frame, Matrix, RestoreOptions, SwapOptions
+from app.errors import NoFaceError
+from app.models import manifest
 
 log = logging.getLogger(__name__)
 

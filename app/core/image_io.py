@@ -10,8 +10,8 @@ import cv2
 import numpy as np
 
 from app.core.atomic import write_bytes_atomically
-from app.core.errors import InputError, OutputError
 from app.core.types import Frame
+from app.errors import InputError, OutputError
 
 WRITE_FORMATS = {".png": ".png", ".jpg": ".jpg", ".jpeg": ".jpg", ".webp": ".webp"}
 MAX_PIXELS = 100_000_000  # refuses decompression bombs; a 100 MP photo is already enormous

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import onnxruntime as ort
 
-from app.core.errors import OptionError
+from app.errors import OptionError
 
 log = logging.getLogger(__name__)
 

@@ -13,9 +13,9 @@ from typing import Any
 import cv2
 import numpy as np
 
-from app.core.manifest import RESTORER_ONNX, RESTORER_PTH
 from app.core.paste import FacePaster
 from app.core.types import Face, Frame, Matrix, Points, RestoreOptions
+from app.models.manifest import RESTORER_ONNX, RESTORER_PTH
 
 SIZE = 512
 # Five points of an aligned FFHQ face at 512x512 (the template GFPGAN was trained with, via facexlib).
@@ -28,7 +28,7 @@ FFHQ_512 = np.array(
 
 def check_restorer_present(models_dir: Path) -> None:
     """Raise before any work starts when neither restorer file exists."""
-    from app.core.gfpgan_convert import missing_restorer_error
+    from app.models.gfpgan_convert import missing_restorer_error
 
     if not (models_dir / RESTORER_ONNX.relpath).is_file() and not (models_dir / RESTORER_PTH.relpath).is_file():
         raise missing_restorer_error(models_dir)

@@ -12,7 +12,7 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 
-from app.core.errors import OptionError
+from app.errors import OptionError
 
 Frame = npt.NDArray[np.uint8]
 Points = npt.NDArray[np.float32]  # (5, 2): left eye, right eye, nose, left mouth corner, right mouth corner

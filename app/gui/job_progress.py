@@ -7,7 +7,7 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QHBoxLayout, QProgressBar, QPushButton, QWidget
 
 from app.gui.video_jobs import format_eta
-from app.live.video import Progress
+from app.media import Progress
 
 
 class JobProgress(QWidget):

@@ -11,10 +11,8 @@ from PySide6.QtCore import QSettings, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import QFileDialog, QMainWindow, QTabWidget, QVBoxLayout, QWidget
 
-from app.core.errors import DLCError
-from app.core.manifest import MODEL_FILES, ModelFile
-from app.core.model_status import Status, problems, verify
 from app.core.types import SwapOptions
+from app.errors import DLCError
 from app.gui.banner import Banner
 from app.gui.live_controller import LiveController
 from app.gui.live_tab import LiveTab
@@ -27,6 +25,8 @@ from app.gui.source_panel import IMAGE_SUFFIXES
 from app.gui.tasks import EngineHolder, TaskRunner
 from app.gui.video_jobs import COMMON_VIDEO_SUFFIXES
 from app.live.cameras import CameraEntry, list_cameras
+from app.models.manifest import MODEL_FILES, ModelFile
+from app.models.status import Status, problems, verify
 
 log = logging.getLogger(__name__)
 VIDEO_FILTER = f"Videos ({' '.join(f'*{s}' for s in COMMON_VIDEO_SUFFIXES)});;All files (*)"

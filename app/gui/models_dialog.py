@@ -24,13 +24,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core.download import download
-from app.core.errors import DLCError
-from app.core.fetch import DownloadCancelled, FetchOptions, ProgressCallback
-from app.core.manifest import MODEL_FILES, ModelFile, human_size
-from app.core.model_files import install_local_file
-from app.core.model_status import FileStatus, HashCancelled, HashProgress, Status, verify
+from app.errors import DLCError
 from app.gui.tasks import TaskRunner
+from app.models.download import download
+from app.models.fetch import DownloadCancelled, FetchOptions, ProgressCallback
+from app.models.install import install_local_file
+from app.models.manifest import MODEL_FILES, ModelFile, human_size
+from app.models.status import FileStatus, HashCancelled, HashProgress, Status, verify
 
 STATUS_TEXT = {Status.OK: "ok", Status.PRESENT: "present", Status.MISSING: "missing", Status.CORRUPT: "corrupt",
                Status.UNCONFIRMED: "unverified"}

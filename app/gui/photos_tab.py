@@ -28,9 +28,9 @@ from PySide6.QtWidgets import (
 )
 
 from app.core.engine import SourceFace
-from app.core.errors import DLCError
 from app.core.image_io import read_image, write_image
 from app.core.types import Frame, SwapOptions
+from app.errors import DLCError
 from app.gui.compare_view import CompareView
 from app.gui.job_progress import JobProgress
 from app.gui.paths import free_path, paths_from_mime
@@ -43,7 +43,7 @@ from app.gui.video_jobs import (
     copy_video,
     open_dialog_filter,
 )
-from app.live.video import Progress, VideoCancelled
+from app.media import Progress, VideoCancelled
 
 log = logging.getLogger(__name__)
 THUMB = 72

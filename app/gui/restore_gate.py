@@ -15,8 +15,8 @@ from collections.abc import Callable
 from PySide6.QtCore import QObject, Signal
 
 from app.core.engine import Engine
-from app.core.errors import DLCError
 from app.core.types import SwapOptions
+from app.errors import DLCError
 from app.gui.tasks import TaskRunner
 
 log = logging.getLogger(__name__)

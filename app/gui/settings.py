@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 from PySide6.QtCore import QByteArray, QSettings
 
-from app.core.errors import OptionError
 from app.core.types import RestoreOptions, SwapOptions
+from app.errors import OptionError
 
 log = logging.getLogger(__name__)
 

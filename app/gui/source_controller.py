@@ -11,9 +11,9 @@ from PySide6.QtCore import QObject, Signal
 
 from app.core.analysis import largest_face
 from app.core.engine import Engine, SourceFace
-from app.core.errors import DLCError
 from app.core.image_io import read_image
 from app.core.types import Face, Frame, SwapOptions
+from app.errors import DLCError
 from app.gui.source_panel import SourcePanel
 from app.gui.tasks import EngineHolder, TaskRunner
 

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from app.core.engine import Engine
-from app.core.models import ModelSet
+from app.core.sessions import ModelSet
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -1,5 +1,5 @@
 """Videos in the Photos tab: which dropped files are videos, where a result goes, and one video job run by
-app/live/video's `process_video` as a long job (on a thread of its own, never one of the short-call pool), its
+app/media's `process_video` as a long job (on a thread of its own, never one of the short-call pool), its
 progress handed to the UI thread and its cancel flag set from it. No frame is touched here: the engine and the
 video pipeline do the work."""
 
@@ -16,8 +16,8 @@ from app.core.engine import Engine, SourceFace
 from app.core.types import Frame, SwapOptions
 from app.gui.source_panel import IMAGE_SUFFIXES
 from app.gui.tasks import TaskRunner
-from app.live.video import VIDEO_SUFFIXES, Progress, TrackedSwap, VideoReport, process_video
-from app.live.video.formats import CONTAINERS
+from app.media import VIDEO_SUFFIXES, Progress, TrackedSwap, VideoReport, process_video
+from app.media.formats import CONTAINERS
 
 # The common ones first: they are what the file dialog shows; the rest FFmpeg reads too.
 COMMON_VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".avi", ".webm")

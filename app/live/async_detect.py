@@ -12,43 +12,12 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Protocol
 
+from app.core.detection import DetectionResult, Detector
 from app.core.types import Face, Frame
 from app.live.latest import LatestBox, Stamped
 
 log = logging.getLogger(__name__)
-
-Detector = Callable[[Frame], list[Face]]
-
-
-@dataclass(frozen=True)
-class DetectionResult:
-    """The faces found on frame `seq` (captured at `timestamp`), or the error detection raised."""
-
-    faces: list[Face]
-    seq: int
-    timestamp: float
-    ms: float  # how long the detection took, on the detector thread
-    error: BaseException | None = None
-
-
-class BackgroundDetector(Protocol):
-    """What the tracker needs of a detector that answers later."""
-
-    @property
-    def busy(self) -> bool:
-        """A request waits or is being detected."""
-        ...
-
-    def submit(self, frame: Frame, seq: int, timestamp: float, detect: Detector) -> None: ...
-
-    def poll(self) -> DetectionResult | None:
-        """The newest finished result, taken; None when there is none. Never waits."""
-        ...
-
 
 class AsyncDetector:
     """A detector thread with a one-slot request box and a one-slot result. start(), then stop()."""

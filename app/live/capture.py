@@ -15,8 +15,8 @@ from typing import Literal, Protocol
 import cv2
 import numpy as np
 
-from app.core.errors import CameraError
 from app.core.types import Frame
+from app.errors import CameraError
 from app.live.latest import LatestBox, Stamped
 
 log = logging.getLogger(__name__)

@@ -15,14 +15,14 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
-from app.core.errors import CameraError, DLCError
+from app.core.tracker import Tracker
 from app.core.types import Face, Frame, SwapOptions
+from app.errors import CameraError, DLCError
 from app.live.async_detect import AsyncDetector
 from app.live.capture import CaptureInfo, CaptureThread, FrameSource
 from app.live.latest import LatestBox, Stamped
 from app.live.sinks import Sink, SinkUnavailable
 from app.live.stats import LiveStats, StatsSnapshot
-from app.live.tracker import Tracker
 
 log = logging.getLogger(__name__)
 STAGES = ("track", "detect", "swap", "paste", "restore")

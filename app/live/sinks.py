@@ -13,8 +13,8 @@ from typing import Any, Protocol
 import cv2
 import numpy as np
 
-from app.core.errors import DLCError, OutputError
 from app.core.types import Frame
+from app.errors import DLCError, OutputError
 
 log = logging.getLogger(__name__)
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from app.core.errors import DLCError
 from app.core.types import Frame
+from app.errors import DLCError
 from app.live.sinks import Sink, Size
 
 log = logging.getLogger(__name__)

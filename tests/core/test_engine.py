@@ -13,11 +13,11 @@ from insightface.model_zoo import get_model
 
 from app.core.analysis import detect_faces, embed_face
 from app.core.engine import Engine, select_faces
-from app.core.errors import ModelError, NoFaceError, OptionError
-from app.core.models import ModelSet
 from app.core.paste import crop_region, scaled_inverse
+from app.core.sessions import ModelSet
 from app.core.swap import align_crop
 from app.core.types import SwapOptions
+from app.errors import ModelError, NoFaceError, OptionError
 from tests.standins import photos
 
 PLAIN = SwapOptions(blend=1.0, color_correction=False)
@@ -249,8 +249,8 @@ def test_decompression_bomb_header_is_refused():
 
     from PIL import Image
 
-    from app.core.errors import InputError
     from app.core.image_io import decode_image
+    from app.errors import InputError
 
     buf = io.BytesIO()
     Image.new("L", (16, 16)).save(buf, format="PNG")

@@ -5,8 +5,8 @@ import os
 import numpy as np
 import pytest
 
-from app.core.errors import InputError, OutputError
 from app.core.image_io import read_image, write_image
+from app.errors import InputError, OutputError
 
 
 def test_written_images_get_the_usual_permissions(tmp_path):

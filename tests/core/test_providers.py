@@ -5,8 +5,8 @@ import logging
 import onnxruntime as ort
 import pytest
 
-from app.core.errors import OptionError
 from app.core.providers import choose_providers, parse_provider_list
+from app.errors import OptionError
 
 
 def test_aliases_and_order():
@@ -31,7 +31,7 @@ def test_choice_falls_back_to_cpu_and_says_so(caplog):
 
 
 def test_loaded_models_report_their_provider(standin_models_dir):
-    from app.core.models import ModelSet
+    from app.core.sessions import ModelSet
 
     models = ModelSet(standin_models_dir, ["CPUExecutionProvider"])
     _ = models.detector, models.swapper

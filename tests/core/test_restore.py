@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 
 from app.core.engine import Engine
-from app.core.models import ModelSet
 from app.core.paste import crop_region, scaled_inverse
 from app.core.restore import SIZE, align_ffhq
+from app.core.sessions import ModelSet
 from app.core.types import RestoreOptions, SwapOptions
 from tests.standins import photos
 
@@ -132,7 +132,7 @@ def test_swap_with_restore_changes_the_swapped_face(engine):
 def test_restorer_of_the_wrong_shape_is_refused(tmp_path, standin_models_dir):
     import shutil
 
-    from app.core.errors import ModelError
+    from app.errors import ModelError
 
     shutil.copytree(standin_models_dir, tmp_path / "m")
     shutil.copy(tmp_path / "m" / "inswapper_128.onnx", tmp_path / "m" / "GFPGANv1.4.onnx")

@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
-from app.core.fetch import FetchOptions
-from app.core.manifest import MODEL_FILES, ModelFile
 from app.gui.models_dialog import ModelsDialog
 from app.gui.tasks import TaskRunner
-from tests.core.test_download import LocalServer, server, sha, standin_bytes  # noqa: F401 - the server fixture
+from app.models.fetch import FetchOptions
+from app.models.manifest import MODEL_FILES, ModelFile
+from tests.models.test_download import LocalServer, server, sha, standin_bytes  # noqa: F401 - the server fixture
 
 FAST = FetchOptions(attempts=1, backoff_s=0.0, timeout_s=5.0, chunk_size=16 * 1024)
 DATA = standin_bytes(300_000, seed=5)

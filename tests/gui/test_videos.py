@@ -16,7 +16,7 @@ from PySide6.QtCore import Qt
 from app.gui.main_window import VIDEO_FILTER
 from app.gui.video_jobs import open_dialog_filter, video_output_name
 from tests.gui.conftest import drop_files, live_threads, record_swap_options
-from tests.live.test_video import write_clip
+from tests.media.test_video import write_clip
 from tests.standins import TrackingScene
 
 

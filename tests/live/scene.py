@@ -11,9 +11,9 @@ import insightface
 import numpy as np
 import numpy.typing as npt
 
+from app.core.detection import DetectionResult, Detector
+from app.core.tracker import Tracker
 from app.core.types import Face, Frame
-from app.live.async_detect import DetectionResult, Detector
-from app.live.tracker import Tracker
 from tests.standins import photos
 
 T1 = Path(insightface.__file__).parent / "data" / "images" / "t1.jpg"

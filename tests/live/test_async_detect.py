@@ -9,9 +9,9 @@ import time
 import numpy as np
 import pytest
 
+from app.core.tracker import Tracker, TrackerConfig
 from app.core.types import Face, Frame
 from app.live.async_detect import AsyncDetector
-from app.live.tracker import Tracker, TrackerConfig
 from tests.live.scene import DelayedDetector, JitterDetector, Scene, load_t1, still_then_moving
 
 SPEED, ANGLE = 4.0, 190.0

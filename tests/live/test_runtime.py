@@ -11,8 +11,8 @@ import cv2
 import numpy as np
 import pytest
 
-from app.core.errors import CameraError
 from app.core.types import Frame, SwapOptions
+from app.errors import CameraError
 from app.live.capture import CaptureInfo, OpenCVSource, SyntheticCamera, parse_camera_spec
 from app.live.runtime import LiveSession
 from app.live.sinks import CallbackSink, RecorderSink

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
-from app.core.manifest import MODEL_FILES, ModelFile
+from app.models.manifest import MODEL_FILES, ModelFile
 
 log = logging.getLogger(__name__)
 

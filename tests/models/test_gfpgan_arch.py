@@ -13,9 +13,9 @@ import pytest
 torch = pytest.importorskip("torch")
 F = torch.nn.functional
 
-from app.core.errors import ModelError  # noqa: E402
-from app.core.gfpgan_arch import GFPGANv1Clean, ModulatedConv2d, OnnxWrapper  # noqa: E402
-from app.core.gfpgan_convert import load_weights  # noqa: E402
+from app.errors import ModelError  # noqa: E402
+from app.models.gfpgan_arch import GFPGANv1Clean, ModulatedConv2d, OnnxWrapper  # noqa: E402
+from app.models.gfpgan_convert import load_weights  # noqa: E402
 
 LAYOUT = json.loads((Path(__file__).parent / "data" / "gfpgan_v14_layout.json").read_text())
 KEYS: dict[str, list[int]] = LAYOUT["keys"]

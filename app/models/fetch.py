@@ -22,8 +22,8 @@ from typing import Protocol
 
 import requests
 
-from app.core.errors import EXIT_INTERRUPTED, Cancelled, DownloadError
-from app.core.model_status import HASH_CHUNK
+from app.errors import EXIT_INTERRUPTED, Cancelled, DownloadError
+from app.models.status import HASH_CHUNK
 
 log = logging.getLogger(__name__)
 

@@ -27,9 +27,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from app.core.errors import ModelError
-from app.core.manifest import RESTORER_ONNX, RESTORER_PTH, download_hint
-from app.core.model_status import sha256_file
+from app.errors import ModelError
+from app.models.manifest import RESTORER_ONNX, RESTORER_PTH, download_hint
+from app.models.status import sha256_file
 
 if TYPE_CHECKING:
     import torch
@@ -93,17 +93,10 @@ def missing_restorer_error(models_dir: Path) -> ModelError:
     )
 
 
-def torch_available() -> bool:
-    """Whether a GFPGANv1.4.pth can be converted here (the packaged app has no torch)."""
-    import importlib.util
-
-    return importlib.util.find_spec("torch") is not None
-
-
 def convert_checkpoint(pth: Path, onnx_path: Path, config: ArchConfig = V14) -> Path:
     """Load `pth` (weights under `params_ema`) into GFPGANv1Clean with strict key matching and export it."""
     torch = _import_torch(pth)
-    from app.core.gfpgan_arch import GFPGANv1Clean, OnnxWrapper
+    from app.models.gfpgan_arch import GFPGANv1Clean, OnnxWrapper
 
     state = extract_state_dict(_load_checkpoint(torch, pth), pth)
     net = GFPGANv1Clean(**asdict(config))

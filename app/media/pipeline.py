@@ -24,12 +24,12 @@ from typing import Protocol, TypeVar
 
 import numpy as np
 
-from app.core.errors import Cancelled
+from app.core.rates import RateMeter
 from app.core.types import Frame
-from app.live.stats import RateMeter
-from app.live.video.formats import EncoderSettings
-from app.live.video.reader import AudioItem, VideoInfo, VideoItem, VideoReader
-from app.live.video.writer import AudioMode, VideoWriter, plan_audio
+from app.errors import Cancelled
+from app.media.formats import EncoderSettings
+from app.media.reader import AudioItem, VideoInfo, VideoItem, VideoReader
+from app.media.writer import AudioMode, VideoWriter, plan_audio
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -217,7 +217,7 @@ def process_video(
 
 
 def _container_of(path: str | os.PathLike[str]) -> str:
-    from app.live.video.formats import container_for
+    from app.media.formats import container_for
 
     return container_for(Path(path))
 

@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from app.core.smoothing import OneEuroFilter, OneEuroParams
+from app.core.tracker import Tracker, TrackerConfig
 from app.core.types import Face, Frame
-from app.live.smoothing import OneEuroFilter, OneEuroParams
-from app.live.tracker import Tracker, TrackerConfig
 from tests.live.scene import (
     DelayedDetector,
     JitterDetector,

@@ -8,8 +8,8 @@ from collections.abc import Callable
 from typing import Any
 
 from app.core.engine import Engine, SourceFace
+from app.core.tracker import Tracker, TrackerConfig
 from app.core.types import Face, Frame, SwapOptions
-from app.live.tracker import Tracker, TrackerConfig
 
 log = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ generator. Module and attribute names are chosen so that `state_dict()` has exac
 shapes of TencentARC's GFPGANv1.4.pth `params_ema` (out_size 512, 512 style features, channel multiplier 2,
 8-layer mapping, different w per layer, SFT on half the channels), so that file loads with strict=True.
 
-Only `app.core.gfpgan_convert` imports this module, and only when a .pth must be converted: torch is not a
+Only `app.models.gfpgan_convert` imports this module, and only when a .pth must be converted: torch is not a
 runtime dependency of the app.
 
 Inference differs from the training code in two deliberate, documented ways:

@@ -15,9 +15,9 @@ import av
 import av.container
 import av.stream
 
-from app.core.errors import InputError
 from app.core.types import Frame
-from app.live.video.colour import to_bgr
+from app.errors import InputError
+from app.media.colour import to_bgr
 
 log = logging.getLogger(__name__)
 

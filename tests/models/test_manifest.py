@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from app.core.manifest import (
+from app.models.manifest import (
     DETECTOR,
     INSWAPPER,
     MODEL_FILES,
@@ -20,7 +20,7 @@ from app.core.manifest import (
     lookup,
     required_files,
 )
-from app.core.model_status import Status, sha256_file, verify
+from app.models.status import Status, sha256_file, verify
 
 HEX64 = re.compile(r"[0-9a-f]{64}")
 

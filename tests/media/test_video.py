@@ -22,11 +22,11 @@ import pytest
 
 from app.cli import main
 from app.core.engine import Engine
-from app.core.errors import InputError, OptionError, OutputError
-from app.core.models import ModelSet
+from app.core.sessions import ModelSet
 from app.core.types import SwapOptions
-from app.live.video import EncoderSettings, Progress, TrackedSwap, VideoCancelled, process_video
-from app.live.video.colour import from_bgr
+from app.errors import InputError, OptionError, OutputError
+from app.media import EncoderSettings, Progress, TrackedSwap, VideoCancelled, process_video
+from app.media.colour import from_bgr
 from tests.standins import TrackingScene
 
 RATE = Fraction(25)
@@ -197,7 +197,7 @@ def test_other_containers_and_codecs(setup, tmp_path, suffix):
 
 def test_memory_stays_flat_the_decoder_runs_at_most_a_few_frames_ahead(setup, tmp_path):
     """Bounded queues: with a slow processor the decoder waits instead of piling frames up."""
-    import app.live.video.reader as reader_mod
+    import app.media.reader as reader_mod
 
     decoded: list[int] = []
     ahead: list[int] = []

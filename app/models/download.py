@@ -17,8 +17,8 @@ from pathlib import Path, PurePosixPath
 
 import requests
 
-from app.core.errors import DownloadError
-from app.core.fetch import (
+from app.errors import DownloadError
+from app.models.fetch import (
     DEFAULT_OPTIONS,
     DownloadCancelled,
     FetchOptions,
@@ -27,8 +27,8 @@ from app.core.fetch import (
     part_path,
     unlink_quietly,
 )
-from app.core.manifest import Archive, ModelFile
-from app.core.model_status import HASH_CHUNK, Status, check_file, sha256_file
+from app.models.manifest import Archive, ModelFile
+from app.models.status import HASH_CHUNK, Status, check_file, sha256_file
 
 log = logging.getLogger(__name__)
 STAGING_DIR = ".downloads"  # under the models folder: archives while they are fetched and unpacked

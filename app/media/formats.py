@@ -12,7 +12,7 @@ from pathlib import Path
 
 from av.codec.codec import Codec
 
-from app.core.errors import OptionError, OutputError
+from app.errors import OptionError, OutputError
 
 log = logging.getLogger(__name__)
 

@@ -8,9 +8,9 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from app.core.errors import ModelError
-from app.core.manifest import ModelFile
-from app.core.model_status import sha256_file
+from app.errors import ModelError
+from app.models.manifest import ModelFile
+from app.models.status import sha256_file
 
 
 @dataclass(frozen=True)

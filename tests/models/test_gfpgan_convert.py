@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from app.core.errors import ModelError
-from app.core.gfpgan_convert import ArchConfig, cached_onnx_path, ensure_restorer_onnx, sha256_file
+from app.errors import ModelError
+from app.models.gfpgan_convert import ArchConfig, cached_onnx_path, ensure_restorer_onnx, sha256_file
 
 ROOT = Path(__file__).resolve().parents[2]
 SMALL = ArchConfig(out_size=64, num_style_feat=32, channel_multiplier=1, num_mlp=2, narrow=0.125)
@@ -18,7 +18,7 @@ SMALL = ArchConfig(out_size=64, num_style_feat=32, channel_multiplier=1, num_mlp
 
 def small_state(seed: int) -> dict:
     torch = pytest.importorskip("torch")
-    from app.core.gfpgan_arch import GFPGANv1Clean
+    from app.models.gfpgan_arch import GFPGANv1Clean
 
     torch.manual_seed(seed)
     net = GFPGANv1Clean(out_size=64, num_style_feat=32, channel_multiplier=1, num_mlp=2, narrow=0.125)
@@ -38,8 +38,8 @@ def write_pth(path: Path, obj: object) -> Path:
 
 def test_module_imports_without_torch() -> None:
     code = (
-        "import sys; sys.modules['torch'] = None; import app.core.gfpgan_convert; "
-        "assert 'app.core.gfpgan_arch' not in sys.modules"
+        "import sys; sys.modules['torch'] = None; import app.models.gfpgan_convert; "
+        "assert 'app.models.gfpgan_arch' not in sys.modules"
     )
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True)
 
@@ -73,7 +73,7 @@ def test_missing_torch_says_how_to_get_it(tmp_path: Path, monkeypatch: pytest.Mo
 def test_conversion_end_to_end_and_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     torch = pytest.importorskip("torch")
     ort = pytest.importorskip("onnxruntime")
-    from app.core.gfpgan_arch import GFPGANv1Clean, OnnxWrapper
+    from app.models.gfpgan_arch import GFPGANv1Clean, OnnxWrapper
 
     state = small_state(seed=0)
     pth = write_pth(tmp_path / "GFPGANv1.4.pth", {"params_ema": state})
@@ -96,7 +96,7 @@ def test_conversion_end_to_end_and_cache(tmp_path: Path, monkeypatch: pytest.Mon
     assert got.min() >= -1.0 and got.max() <= 1.0
 
     # Same checkpoint: the cached file is used, nothing converts.
-    import app.core.gfpgan_convert as conv
+    import app.models.gfpgan_convert as conv
 
     def no_convert(*_a: object, **_k: object) -> Path:
         raise AssertionError("converted twice")

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from app.core.download import download, extract_zip
-from app.core.errors import DownloadError
-from app.core.fetch import DownloadCancelled, FetchOptions, ProgressCallback, fetch_file
-from app.core.manifest import Archive, ModelFile
+from app.errors import DownloadError
+from app.models.download import download, extract_zip
+from app.models.fetch import DownloadCancelled, FetchOptions, ProgressCallback, fetch_file
+from app.models.manifest import Archive, ModelFile
 
 FAST = FetchOptions(attempts=3, backoff_s=0.0, timeout_s=5.0, chunk_size=16 * 1024)
 

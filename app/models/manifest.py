@@ -16,6 +16,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import KW_ONLY, dataclass
 from pathlib import Path, PurePosixPath
 
+from app.models.extras import torch_available
+
 INSIGHTFACE_LICENCE = "non-commercial research only (InsightFace)"
 INSIGHTFACE_LICENCE_URL = "https://github.com/deepinsight/insightface/tree/master/python-package#license"
 GFPGAN_LICENCE = "Apache-2.0 (GFPGAN)"
@@ -243,7 +245,7 @@ RESTORER_ONNX = ModelFile(
     licence=GFPGAN_LICENCE,
     licence_url=GFPGAN_LICENCE_URL,
     note=(
-        "no download: it is made from GFPGANv1.4.pth by app/core/gfpgan_convert.py (needs the 'convert' "
+        "no download: it is made from GFPGANv1.4.pth by app/models/gfpgan_convert.py (needs the 'convert' "
         "extra, i.e. torch); the restorer converts on first use"
     ),
 )
@@ -270,8 +272,6 @@ def default_downloads(
     """What a plain `models download` fetches. GFPGANv1.4.pth only where it can be converted to ONNX (an
     install with torch; not the packaged app), since a .pth is of no use otherwise."""
     if can_convert is None:
-        from app.core.gfpgan_convert import torch_available
-
         can_convert = torch_available()
     return tuple(f for f in files if f.fetched_by_default and f.downloadable and (can_convert or f != RESTORER_PTH))
 

@@ -8,7 +8,7 @@ partly (`correction_gain`), because flow is precise frame to frame while detecti
 a large disagreement means flow drifted and the detection wins outright. The corrected points go through a
 One-Euro filter, normalised by the face's size so one set of parameters suits near and far faces.
 
-With a background detector (app/live/async_detect.py, the live session's default) the scheduled detection
+With a background detector (app/core/detection.py; the live session runs one on its own thread) the scheduled detection
 runs beside the caller: update() hands the frame over and goes on tracking by flow. The answer comes some
 frames later, for an older frame k; each track keeps the similarity transforms flow found for its recent
 frames, and their composition since k brings the detection to the current frame before it is associated
@@ -29,15 +29,14 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
+from app.core.detection import BackgroundDetector, DetectionResult, Detector
+from app.core.smoothing import OneEuroFilter, OneEuroParams
 from app.core.types import Face, FaceChoice, Frame
-from app.live.async_detect import BackgroundDetector, DetectionResult
-from app.live.smoothing import OneEuroFilter, OneEuroParams
 
 log = logging.getLogger(__name__)
 
 F64 = npt.NDArray[np.float64]
 Gray = npt.NDArray[np.uint8]
-Detector = Callable[[Frame], list[Face]]
 
 
 @dataclass(frozen=True)

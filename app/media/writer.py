@@ -14,11 +14,11 @@ from typing import Any, Literal
 import av
 
 from app.core.atomic import temp_beside
-from app.core.errors import OptionError, OutputError
 from app.core.types import Frame
-from app.live.video import formats
-from app.live.video.colour import from_bgr, tag_bt601
-from app.live.video.reader import AudioItem, VideoInfo, VideoReader
+from app.errors import OptionError, OutputError
+from app.media import formats
+from app.media.colour import from_bgr, tag_bt601
+from app.media.reader import AudioItem, VideoInfo, VideoReader
 
 log = logging.getLogger(__name__)
 

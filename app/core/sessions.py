@@ -16,9 +16,9 @@ from typing import Any, TypeVar
 
 import onnxruntime as ort
 
-from app.core import manifest
-from app.core.errors import ModelError
 from app.core.providers import choose_providers
+from app.errors import ModelError
+from app.models import manifest
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -133,7 +133,7 @@ class ModelSet:
         return model
 
     def _load_restorer(self) -> ort.InferenceSession:
-        from app.core.gfpgan_convert import ensure_restorer_onnx
+        from app.models.gfpgan_convert import ensure_restorer_onnx
 
         path = ensure_restorer_onnx(self.models_dir)
         try:
