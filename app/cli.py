@@ -41,7 +41,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return gui_cmd.run(args)
         return int(args.func(args))
     except DLCError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        from app.commands.messages import explain
+
+        print(f"error: {explain(exc)}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -15,10 +15,18 @@ class DLCError(Exception):
 
 
 class ModelError(DLCError):
-    """A model file is missing, corrupt or of the wrong kind."""
+    """A model file is missing, corrupt or of the wrong kind.
+
+    The message says what is wrong in words that hold for every front end; how to fix it (a command, a dialog)
+    is each front end's to add. `fetch` names the models (manifest keys) whose download fixes it: empty for
+    "the files named", None when no download helps."""
 
     exit_code = 3
     http_status = 503
+
+    def __init__(self, message: str, fetch: tuple[str, ...] | None = ()) -> None:
+        super().__init__(message)
+        self.fetch = fetch
 
 
 class InputError(DLCError):

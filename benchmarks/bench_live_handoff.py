@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from app.core.types import SwapOptions  # noqa: E402
+from app.core.options import SwapOptions  # noqa: E402
 from app.live.capture import SyntheticCamera  # noqa: E402
 from app.live.runtime import LiveSession  # noqa: E402
 from app.live.stats import LiveStats  # noqa: E402

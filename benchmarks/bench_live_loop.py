@@ -62,10 +62,16 @@ class FaithfulDetectEngine:
     def swap(self, frame, source, faces, options):
         return self.swap_engine.swap(frame, source, faces, options)
 
+    def options_ready_now(self, options):
+        return self.swap_engine.options_ready_now(options)
+
+    def restore_into(self, out, faces, restore):
+        self.swap_engine.restore_into(out, faces, restore)
+
 
 def run_loop(engine: FaithfulDetectEngine, source, seconds: float, detect_every: int, scene) -> dict[str, object]:
+    from app.core.options import SwapOptions
     from app.core.tracker import Tracker, TrackerConfig
-    from app.core.types import SwapOptions
     from app.live.capture import SyntheticCamera
     from app.live.runtime import LiveSession
 

@@ -37,9 +37,10 @@ def median_ms(fn, repeats: int) -> float:
 def run(repeats: int = 3) -> dict[str, object]:
     sys.path.insert(0, str(ROOT))
     from app.core.engine import Engine, SourceFace
+    from app.core.options import SwapOptions
     from app.core.sessions import ModelSet
     from app.core.swap import align_crop, source_latent
-    from app.core.types import Face, SwapOptions
+    from app.core.types import Face
     from benchmarks import faithful_models
     from tests.standins import photos
 
@@ -102,7 +103,7 @@ def run(repeats: int = 3) -> dict[str, object]:
 def restore_share(engine, image, source, face, repeats: int) -> dict[str, object] | str:
     """Share of restoration in a swap+restore of one face, with the faithful GFPGAN v1.4 (random weights,
     the real architecture) when benchmarks/bench_restore_models.py has built it."""
-    from app.core.types import RestoreOptions, SwapOptions
+    from app.core.options import RestoreOptions, SwapOptions
     from app.errors import ModelError
 
     options = SwapOptions(restore=RestoreOptions())

@@ -42,10 +42,13 @@ if str(ROOT) not in sys.path:
 
 from app.core.analysis import detect_faces  # noqa: E402
 from app.core.engine import Engine  # noqa: E402
+from app.core.options import SwapOptions  # noqa: E402
+from app.core.processor import FrameProcessor  # noqa: E402
 from app.core.providers import parse_provider_list  # noqa: E402
 from app.core.sessions import ModelSet  # noqa: E402
-from app.core.types import Face, Frame, SwapOptions  # noqa: E402
-from app.media import EncoderSettings, TrackedSwap, process_video  # noqa: E402
+from app.core.tracker import Tracker  # noqa: E402
+from app.core.types import Face, Frame  # noqa: E402
+from app.media import EncoderSettings, FrameFunction, process_video  # noqa: E402
 from app.media.colour import from_bgr  # noqa: E402
 from app.media.reader import VideoItem, VideoReader  # noqa: E402
 from app.media.writer import VideoWriter, plan_audio  # noqa: E402
@@ -109,16 +112,16 @@ def models_dir(kind: str, root: Path, first: Frame, truth: list[Any]) -> Path:
     return models
 
 
-def make_processor(engine: Engine, source: Any, options: SwapOptions, extra_detector: Any) -> TrackedSwap:
+def make_processor(engine: Engine, options: SwapOptions, extra_detector: Any) -> FrameProcessor:
     def detect(frame: Frame) -> list[Face]:
         if extra_detector is not None:  # the faithful det_10g's cost; its random output is dropped
             detect_faces(extra_detector, frame, options.det_size, options.det_threshold)
         return engine.detect(frame, options)
 
-    return TrackedSwap(engine, source, options, detect=detect)
+    return FrameProcessor(engine, Tracker(), detect=detect)
 
 
-def run_sequential(clip: Path, out: Path, process: TrackedSwap, settings: EncoderSettings) -> dict[str, Any]:
+def run_sequential(clip: Path, out: Path, process: FrameFunction, settings: EncoderSettings) -> dict[str, Any]:
     """The plain loop: one thread decodes a frame, processes it, encodes it, and so on."""
     t0 = time.perf_counter()
     spent = {"decode": 0.0, "process": 0.0, "encode": 0.0}
@@ -158,7 +161,7 @@ def run_sequential(clip: Path, out: Path, process: TrackedSwap, settings: Encode
             "ms_per_frame": {k: round(v * 1000 / max(frames, 1), 2) for k, v in spent.items()}}
 
 
-def run_pipeline(clip: Path, out: Path, process: TrackedSwap, settings: EncoderSettings) -> dict[str, Any]:
+def run_pipeline(clip: Path, out: Path, process: FrameFunction, settings: EncoderSettings) -> dict[str, Any]:
     report = process_video(clip, out, process, settings)
     return {"frames": report.frames, "seconds": round(report.seconds, 3), "fps": round(report.fps, 3),
             "ms_per_frame_main_thread": {k: round(v, 2) for k, v in report.stage_ms.items()}}
@@ -205,17 +208,18 @@ def main(argv: list[str] | None = None) -> int:
         source = engine.prepare_source(first, options)
         setup_s = time.perf_counter() - t0
         # warm-up: sessions, caches and the encoder's first open, outside the timings
-        make_processor(engine, source, options, extra)(first, 0.0)
+        make_processor(engine, options, extra).process(first, source, options, 0.0)
         results: dict[str, Any] = {"sequential": [], "pipeline": []}
         costs = stage_costs(clip, root / "plain.mp4", settings)
         for rep in range(args.repeats):  # interleaved, so a noisy neighbour on the machine hits both alike
             for name, runner in (("sequential", run_sequential), ("pipeline", run_pipeline)):
-                processor = make_processor(engine, source, options, extra)
-                run = runner(clip, root / f"{name}.mp4", processor, settings)
+                processor = make_processor(engine, options, extra)
+                run = runner(clip, root / f"{name}.mp4", processor.video_frames(source, options), settings)
                 run["frames_with_faces"] = processor.frames_with_faces
+                assert processor.tracker is not None
                 run["detections_per_frame"] = round(processor.tracker.detection_ratio, 3)
                 run["processor_ms_per_frame"] = {
-                    k: round(v / max(processor.frames, 1), 2) for k, v in processor.timings.items()}
+                    k: round(v / max(processor.frames, 1), 2) for k, v in processor.stage_totals.items()}
                 results[name].append(run)
                 print(f"{name:>10} #{rep + 1}: {run['frames']} frames in {run['seconds']:.1f} s "
                       f"= {run['fps']:.2f} fps", flush=True)

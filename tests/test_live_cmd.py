@@ -142,8 +142,8 @@ def test_the_live_worker_never_loads_the_restorer(live_setup):
     import time
 
     from app.core.engine import Engine
+    from app.core.options import RestoreOptions, SwapOptions
     from app.core.sessions import ModelSet
-    from app.core.types import RestoreOptions, SwapOptions
     from app.live.capture import OpenCVSource
     from app.live.runtime import LiveSession
 
@@ -154,9 +154,9 @@ def test_the_live_worker_never_loads_the_restorer(live_setup):
     session.start()
     try:
         time.sleep(0.4)
-        assert not engine.restorer_loaded()
+        assert not engine.restorer_ready()
         assert any("restoration is not loaded" in w for w in session.warnings)
-        _ = engine.models.restorer  # what the GUI does off its UI thread
+        engine.prepare_restorer()  # what the GUI does off its UI thread
         time.sleep(0.5)
         assert session.stats().stage_ms.get("restore", 0.0) > 0.0
     finally:

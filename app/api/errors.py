@@ -52,6 +52,15 @@ def scrub(message: str) -> str:
     return _PATH.sub(last_part, message)
 
 
+def describe(exc: DLCError) -> str:
+    """The engine's message, plus how the server's operator fixes a model problem."""
+    text = str(exc)
+    if isinstance(exc, ModelError) and exc.fetch is not None:
+        command = " ".join(("deep-live-cam models download", *exc.fetch))
+        text += f"; the server's operator can fetch them with `{command}`"
+    return text.replace("\n", " ").replace("  ", " ")
+
+
 def error_response(status: int, code: str, detail: str, headers: Mapping[str, str] | None = None) -> JSONResponse:
     return JSONResponse({"error": code, "detail": scrub(detail)}, status_code=status, headers=dict(headers or {}))
 
@@ -102,7 +111,7 @@ def install_handlers(app: FastAPI) -> None:
         code = next((c for cls, c in _DLC_CODES if isinstance(exc, cls)), "processing_failed")
         if exc.http_status >= 500 and not isinstance(exc, ModelError):
             log.error("engine error: %s", exc)
-        return error_response(exc.http_status, code, str(exc))
+        return error_response(exc.http_status, code, describe(exc))
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -8,23 +8,27 @@ import time
 from typing import Annotated, Any
 
 import onnxruntime as ort
-from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Request, UploadFile
 from fastapi.responses import Response
 
 from app import __version__
 from app.api.errors import ERROR_RESPONSES
+from app.api.forms import options_dependency
 from app.api.security import api_key_dependency
 from app.api.settings import ApiSettings
-from app.api.state import RESTORE_KEYS, SWAP_KEYS, ApiState
+from app.api.state import ApiState
 from app.api.uploads import Upload, check_header, decode, read_upload
+from app.core.engine import SourceFace
 from app.core.image_io import encode_image
-from app.core.types import RestoreOptions, SwapOptions
+from app.core.options import RESTORE_FORM, SWAP_FORM, SwapOptions
+from app.core.processor import FrameProcessor
 from app.errors import NoFaceError
 
 API_NAME = "Deep Live Cam API"
 JPEG_QUALITY = 90
 
-Blend = Annotated[float, Form(ge=0.0, le=1.0, description="how much of the swapped face is blended in")]
+swap_options = options_dependency(SWAP_FORM)
+restore_options = options_dependency(RESTORE_FORM)
 
 
 def _png(description: str) -> dict[int | str, dict[str, Any]]:
@@ -43,6 +47,13 @@ async def _uploads(state: ApiState, *files: tuple[UploadFile, str]) -> list[Uplo
     for upload in uploads:
         check_header(upload, settings.max_pixels)
     return uploads
+
+
+def _source(state: ApiState, upload: Upload, options: SwapOptions) -> tuple[SourceFace, bool]:
+    """The prepared source face of an upload; the same bytes again are not even decoded."""
+    return state.sources.get_or_make(
+        state.upload_key(upload.data),
+        lambda: state.engine.prepare_source(decode(upload, state.settings.max_pixels), options))
 
 
 def _image(data: bytes, media_type: str, started: float, **headers: str) -> Response:
@@ -89,21 +100,17 @@ def build_router(settings: ApiSettings) -> APIRouter:
         request: Request,
         source_face: Annotated[UploadFile, File(description="photo with the face to use")],
         target_image: Annotated[UploadFile, File(description="photo whose faces are replaced")],
-        blend_strength: Blend = 0.8,
-        color_correction: Annotated[bool, Form(description="match the face's colour to the target")] = True,
-        face_scale: Annotated[float, Form(ge=0.5, le=2.0, description="scale of the swapped face")] = 1.0,
+        options: Annotated[SwapOptions, Depends(swap_options)],
     ) -> Response:
         started = time.perf_counter()
         state = _state(request)
-        state.require(SWAP_KEYS)
-        options = SwapOptions(blend=blend_strength, color_correction=color_correction, face_scale=face_scale)
+        state.require(state.engine.roles_for(options))
         src, tgt = await _uploads(state, (source_face, "source_face"), (target_image, "target_image"))
         max_px = state.settings.max_pixels
 
         def job() -> tuple[bytes, int]:
-            source, _ = state.sources.get_or_make(
-                src.data, lambda: state.engine.prepare_source(decode(src, max_px), options))
-            result = state.engine.process(decode(tgt, max_px), source, options)
+            source, _ = _source(state, src, options)
+            result = FrameProcessor(state.engine).process(decode(tgt, max_px), source, options)
             if not result.faces:
                 raise NoFaceError("no face found in target_image")
             return encode_image(result.frame, ".png"), len(result.faces)
@@ -116,21 +123,16 @@ def build_router(settings: ApiSettings) -> APIRouter:
     async def face_restore(
         request: Request,
         image: Annotated[UploadFile, File(description="photo whose faces are restored")],
-        strength: Annotated[float, Form(ge=0.0, le=1.0, description="how much of the restored face is used")] = 0.5,
-        denoise_level: Annotated[float, Form(ge=0.0, le=1.0, description="noise removal")] = 0.3,
-        sharpen_amount: Annotated[float, Form(ge=0.0, le=1.0, description="sharpening")] = 0.2,
-        enhance_details: Annotated[bool, Form(description="local-contrast detail enhancement")] = True,
+        options: Annotated[SwapOptions, Depends(restore_options)],
     ) -> Response:
         started = time.perf_counter()
         state = _state(request)
-        state.require(RESTORE_KEYS)
-        restore = RestoreOptions(strength=strength, denoise=denoise_level, sharpen=sharpen_amount,
-                                 enhance_details=enhance_details)
+        state.require(state.engine.roles_for(options, swapping=False))
         (upload,) = await _uploads(state, (image, "image"))
         max_px = state.settings.max_pixels
 
         def job() -> tuple[bytes, int]:
-            result = state.engine.restore(decode(upload, max_px), SwapOptions(), restore)
+            result = FrameProcessor(state.engine, restore_only=True).process(decode(upload, max_px), None, options)
             if not result.faces:
                 raise NoFaceError("no face found in image")
             return encode_image(result.frame, ".png"), len(result.faces)
@@ -146,20 +148,18 @@ def build_router(settings: ApiSettings) -> APIRouter:
         request: Request,
         source_face: Annotated[UploadFile, File(description="photo with the face to use (send the same bytes)")],
         frame: Annotated[UploadFile, File(description="the video frame")],
-        blend_strength: Blend = 0.8,
+        options: Annotated[SwapOptions, Depends(swap_options)],
     ) -> Response:
         started = time.perf_counter()
         state = _state(request)
-        state.require(SWAP_KEYS)
-        options = SwapOptions(blend=blend_strength)
+        state.require(state.engine.roles_for(options))
         src, frm = await _uploads(state, (source_face, "source_face"), (frame, "frame"))
         max_px = state.settings.max_pixels
 
         def job() -> tuple[bytes, int, bool]:
-            source, hit = state.sources.get_or_make(
-                src.data, lambda: state.engine.prepare_source(decode(src, max_px), options))
+            source, hit = _source(state, src, options)
             # A frame without a face is normal in a stream: it comes back unchanged (X-Faces-Swapped: 0).
-            result = state.engine.process(decode(frm, max_px), source, options)
+            result = FrameProcessor(state.engine).process(decode(frm, max_px), source, options)
             return encode_image(result.frame, ".jpg", JPEG_QUALITY), len(result.faces), hit
 
         data, count, hit = await state.pool.run(job)

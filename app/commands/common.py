@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from app.core.options import SWAP_FORM, Form, SwapOptions
 from app.core.providers import parse_provider_list
 from app.core.sessions import ModelSet
-from app.core.types import RestoreOptions, SwapOptions
 from app.models.paths import resolve_models_dir
 
 
@@ -19,31 +19,35 @@ def add_engine_options(parser: argparse.ArgumentParser) -> None:
                        help="onnxruntime providers in order, e.g. cuda,cpu (default: the best present)")
 
 
+def _shown(value: object) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def add_option_arguments(parser: argparse.ArgumentParser, form: Form, title: str = "swap") -> None:
+    """One flag per field of `form` (app/core/options.py), named, typed and explained by its declaration.
+    Values are checked when the options are built (OptionError, exit 2), like every other front end's."""
+    group = parser.add_argument_group(title)
+    for f in form:
+        spec = f.spec
+        if f.kind == "bool":
+            action = "store_false" if f.default else "store_true"
+            group.add_argument(f.cli_flag, dest=f.key, action=action, default=f.default,
+                               help=f"turn off: {spec.help}" if f.default else spec.help)
+            continue
+        if f.kind == "choice":
+            group.add_argument(f.cli_flag, dest=f.key, choices=[v for v, _ in spec.choices], default=f.default,
+                               help=f"{spec.help} (default {f.default})")
+            continue
+        group.add_argument(f.cli_flag, dest=f.key, type=int if f.kind == "int" else float, default=f.default,
+                           metavar="N" if f.kind == "int" else "F", help=f"{spec.help} (default {_shown(f.default)})")
+
+
 def add_swap_options(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("swap")
-    group.add_argument("--faces", choices=("all", "largest"), default="all", help="which target faces to replace")
-    group.add_argument("--blend", type=float, default=0.8, metavar="F",
-                       help="how much of the swapped face is blended in, 0.0-1.0 (default 0.8)")
-    group.add_argument("--no-color-correction", dest="color_correction", action="store_false",
-                       help="do not match the swapped face's colour to the target")
-    group.add_argument("--face-scale", type=float, default=1.0, metavar="F",
-                       help="scale of the swapped face about its centre, 0.5-2.0 (default 1.0)")
-    group.add_argument("--det-size", type=int, default=640, metavar="PX", help="face detection size (default 640)")
-    group.add_argument("--restore", action="store_true", help="restore each swapped face with GFPGAN v1.4")
-    group.add_argument("--restore-strength", type=float, default=0.5, metavar="F",
-                       help="how much of the restored face replaces the swapped one, 0.0-1.0 (default 0.5)")
+    add_option_arguments(parser, SWAP_FORM)
 
 
 def swap_options_from_args(args: argparse.Namespace) -> SwapOptions:
-    restore = RestoreOptions(strength=args.restore_strength) if args.restore else None
-    return SwapOptions(
-        faces=args.faces,
-        blend=args.blend,
-        color_correction=args.color_correction,
-        face_scale=args.face_scale,
-        det_size=args.det_size,
-        restore=restore,
-    )
+    return SWAP_FORM.build(vars(args))
 
 
 def model_set_from_args(args: argparse.Namespace) -> ModelSet:

@@ -55,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
     face_source = engine.prepare_source(source_image, options)
     if options.restore is not None:
         print("preparing face restoration (the first time, a .pth is converted to ONNX)...", flush=True)
-        _ = engine.models.restorer  # loaded here, never on the live worker
+        engine.prepare_restorer()  # loaded here, never on the live worker
 
     preview = args.preview
     if preview and not has_display():

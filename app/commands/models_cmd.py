@@ -146,7 +146,7 @@ def _cmd_verify(models_dir: Path, quick: bool, files: Sequence[ModelFile], out: 
     bad = problems(statuses)
     if bad:
         names = ", ".join(f"{s.file.relpath} ({s.status.value})" for s in bad)
-        raise ModelError(f"model files need attention: {names}. Run 'deep-live-cam models download'.")
+        raise ModelError(f"model files need attention: {names}")
     return EXIT_OK
 
 

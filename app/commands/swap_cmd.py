@@ -13,7 +13,8 @@ from pathlib import Path
 from app.commands.common import add_engine_options, add_swap_options, model_set_from_args, swap_options_from_args
 from app.core.engine import Engine
 from app.core.image_io import WRITE_FORMATS, read_image, write_image
-from app.core.types import SwapOptions
+from app.core.options import SwapOptions
+from app.core.processor import FrameProcessor
 from app.errors import EXIT_INTERRUPTED, NoFaceError, OutputError
 
 log = logging.getLogger(__name__)
@@ -63,11 +64,11 @@ def run(args: argparse.Namespace) -> int:
     engine = Engine(model_set_from_args(args))
     engine.check_models(options)
     source = engine.prepare_source(source_image, options)
-    result = engine.process(target_image, source, options)
+    result = FrameProcessor(engine).process(target_image, source, options)
     if not result.faces:
         raise NoFaceError(f"no face found in the target image {args.target}")
     write_image(output, result.frame)
-    timings = ", ".join(f"{k} {v:.0f} ms" for k, v in result.timings.items() if v)
+    timings = ", ".join(f"{k} {v:.0f} ms" for k, v in result.timings.items() if v and k != "total")
     print(f"swapped {len(result.faces)} face(s) -> {output} ({timings})")
     return 0
 
@@ -75,7 +76,8 @@ def run(args: argparse.Namespace) -> int:
 def run_video(args: argparse.Namespace, options: SwapOptions) -> int:
     from tqdm import tqdm
 
-    from app.media import EncoderSettings, Progress, TrackedSwap, probe, process_video
+    from app.core.tracker import Tracker
+    from app.media import EncoderSettings, Progress, probe, process_video
     from app.media.formats import container_for
 
     output = Path(args.output)
@@ -86,7 +88,7 @@ def run_video(args: argparse.Namespace, options: SwapOptions) -> int:
     engine = Engine(model_set_from_args(args))
     engine.check_models(options)
     source = engine.prepare_source(source_image, options)
-    processor = TrackedSwap(engine, source, options)
+    processor = FrameProcessor(engine, Tracker())  # faces followed from frame to frame: steady, same person
     bar = tqdm(total=info.frames, unit="frame", desc="swapping", dynamic_ncols=True, file=sys.stderr)
 
     def on_progress(p: Progress) -> None:
@@ -95,7 +97,8 @@ def run_video(args: argparse.Namespace, options: SwapOptions) -> int:
         bar.update(p.done - bar.n)
 
     try:
-        report = process_video(args.target, output, processor, settings, audio=args.audio, progress=on_progress)
+        report = process_video(args.target, output, processor.video_frames(source, options), settings,
+                               audio=args.audio, progress=on_progress)
     except KeyboardInterrupt:
         bar.close()
         print(f"cancelled; {output} was not written", file=sys.stderr)

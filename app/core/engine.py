@@ -1,32 +1,32 @@
-"""The engine: detection, source preparation and per-frame swapping over one ModelSet.
+"""The engine: the face operations over one ModelSet (detect, embed, prepare a source, swap and restore given
+faces), and the rules about which models a job needs and when restoration may run.
 
-Front ends build a `SwapOptions` and call `Engine`; the live runtime calls `detect` and `swap` with its own
-tracked faces. The engine holds no settings of its own: every call gets the options it must use.
+It holds no settings of its own: every call gets the options it must use. Whole frames go through
+app/core/processor.py (FrameProcessor), which decides the faces (tracked or detected) and calls in here.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-import threading
 import time
-from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from app.core.analysis import detect_faces, embed_face, largest_face
+from app.core.cache import LruCache
+from app.core.options import RestoreOptions, SwapOptions
 from app.core.paste import FacePaster, scaled_inverse
-from app.core.sessions import ModelSet
+from app.core.sessions import RESTORE_ROLES, SWAP_ROLES, ModelSet
 from app.core.swap import Latent, align_crop, source_latent, swap_crop
-from app.core.types import Face, Frame, Matrix, RestoreOptions, SwapOptions
+from app.core.types import Face, Frame, Matrix
 from app.errors import NoFaceError
-from app.models import manifest
 
 log = logging.getLogger(__name__)
 
-SWAP_MODELS = (manifest.DETECTOR, manifest.RECOGNIZER, manifest.INSWAPPER)
+RESTORER_NOT_READY = "face restoration is not loaded yet; frames go out unrestored until it is"
 
 
 @dataclass(frozen=True, eq=False)
@@ -63,20 +63,38 @@ class Engine:
 
     def __init__(self, models: ModelSet, source_cache_size: int = 16) -> None:
         self.models = models
-        self.source_cache_size = source_cache_size  # 0: every call analyses its source again
         self._paster = FacePaster()
         self._restore_paster: FacePaster | None = None
-        self._sources: OrderedDict[bytes, SourceFace] = OrderedDict()
-        self._sources_lock = threading.Lock()
+        self._sources: LruCache[bytes, SourceFace] = LruCache(source_cache_size)  # 0: analyse every time
 
-    def check_models(self, options: SwapOptions | None = None) -> None:
-        """Raise one ModelError naming every missing file the options need, before any work starts."""
-        self.models.require(SWAP_MODELS)
-        if options is not None and options.restore is not None:
-            from app.core.restore import check_restorer_present
+    # -- which models a job needs, and restoration's readiness -------------------------------------------------
+    @staticmethod
+    def roles_for(options: SwapOptions, swapping: bool = True) -> tuple[str, ...]:
+        """The models a job with `options` needs: a swap (restoring too when asked), or restoring alone."""
+        if not swapping:
+            return RESTORE_ROLES
+        return SWAP_ROLES + (("restorer",) if options.restore is not None else ())
 
-            check_restorer_present(self.models.models_dir)
+    def check_models(self, options: SwapOptions | None = None, swapping: bool = True) -> None:
+        """Raise one ModelError naming every missing file the job needs, before any work starts."""
+        self.models.require(self.roles_for(options or SwapOptions(), swapping))
 
+    def restorer_ready(self) -> bool:
+        """Whether restoration can run now without loading (or converting) the restorer first."""
+        return self.models.is_loaded("restorer")
+
+    def prepare_restorer(self) -> None:
+        """Load the restorer now (converting a .pth the first time can take minutes): front ends call this off
+        their interactive threads, so that a live worker never has to."""
+        self.models.load("restorer")
+
+    def options_ready_now(self, options: SwapOptions) -> SwapOptions:
+        """`options` as they can run at once: without restoration while the restorer is not loaded."""
+        if options.restore is None or self.restorer_ready():
+            return options
+        return options.replace(restore=None)
+
+    # -- analysis ------------------------------------------------------------------------------------------------
     def detect(self, frame: Frame, options: SwapOptions) -> list[Face]:
         return detect_faces(self.models.detector, frame, options.det_size, options.det_threshold)
 
@@ -86,29 +104,21 @@ class Engine:
     def prepare_source(self, image: Frame, options: SwapOptions | None = None, face: Face | None = None) -> SourceFace:
         """The identity to swap in: `face` of `image` when given (a face the user picked), else its largest
         face. The same image content and face are analysed only once."""
-        options = options or SwapOptions()
         digest = hashlib.blake2b(image.tobytes(), digest_size=16, person=str(image.shape).encode()[:16])
         if face is not None:
             digest.update(face.points.astype(np.float32).tobytes())
-        key = digest.digest()
-        with self._sources_lock:
-            cached = self._sources.get(key)
-            if cached is not None:
-                self._sources.move_to_end(key)
-                return cached
-        if face is None:
-            face = largest_face(self.detect(image, options))
-            if face is None:
-                raise NoFaceError("no face found in the source image; use a clear, front-facing photo")
-        face = self.embed(image, face)
-        assert face.embedding is not None
-        source = SourceFace(face=face, latent=source_latent(self.models.swapper, face.embedding))
-        with self._sources_lock:
-            self._sources[key] = source
-            while len(self._sources) > self.source_cache_size:
-                self._sources.popitem(last=False)
-        return source
 
+        def make() -> SourceFace:
+            chosen = face if face is not None else largest_face(self.detect(image, options or SwapOptions()))
+            if chosen is None:
+                raise NoFaceError("no face found in the source image; use a clear, front-facing photo")
+            embedded = self.embed(image, chosen)
+            assert embedded.embedding is not None
+            return SourceFace(face=embedded, latent=source_latent(self.models.swapper, embedded.embedding))
+
+        return self._sources.get_or_make(digest.digest(), make)[0]
+
+    # -- the work on given faces ------------------------------------------------------------------------------
     def swap(self, frame: Frame, source: SourceFace, faces: Sequence[Face], options: SwapOptions) -> SwapResult:
         """A copy of `frame` with each of `faces` replaced (and restored when options ask for it)."""
         swapper = self.models.swapper
@@ -135,38 +145,14 @@ class Engine:
             pasted.append(face if options.face_scale == 1.0 else scaled_face(face, matrix, size, options.face_scale))
         if options.restore is not None and faces:
             t3 = time.perf_counter()
-            self._restore_into(out, pasted, options.restore)
+            self.restore_into(out, pasted, options.restore)
             timings["restore"] = (time.perf_counter() - t3) * 1000.0
         return SwapResult(frame=out, faces=tuple(faces), timings=timings)
 
-    def restorer_loaded(self) -> bool:
-        """Whether restoration can run now without loading (or converting) the restorer first."""
-        return self.models.is_loaded("restorer")
-
-    def restore(self, frame: Frame, options: SwapOptions, restore: RestoreOptions) -> SwapResult:
-        """A copy of `frame` with its faces (all or the largest) restored."""
-        t0 = time.perf_counter()
-        faces = select_faces(self.detect(frame, options), options)
-        t1 = time.perf_counter()
-        out = frame.copy()
-        self._restore_into(out, faces, restore)
-        t2 = time.perf_counter()
-        return SwapResult(frame=out, faces=tuple(faces),
-                          timings={"detect": (t1 - t0) * 1000.0, "restore": (t2 - t1) * 1000.0})
-
-    def _restore_into(self, out: Frame, faces: Sequence[Face], restore: RestoreOptions) -> None:
+    def restore_into(self, out: Frame, faces: Sequence[Face], restore: RestoreOptions) -> None:
+        """Restore each of `faces` of `out`, in place."""
         from app.core.restore import SIZE, restore_faces
 
         if self._restore_paster is None:
             self._restore_paster = FacePaster(SIZE)
         restore_faces(self.models.restorer, out, faces, restore, out=out, paster=self._restore_paster)
-
-    def process(self, frame: Frame, source: SourceFace, options: SwapOptions) -> SwapResult:
-        """Detect, choose and swap the faces of one image."""
-        t0 = time.perf_counter()
-        faces = select_faces(self.detect(frame, options), options)
-        detect_ms = (time.perf_counter() - t0) * 1000.0
-        result = self.swap(frame, source, faces, options)
-        result.timings["detect"] = detect_ms
-        return result
-

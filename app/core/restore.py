@@ -7,15 +7,14 @@ detail enhancement after), and blended back inside the face's region only, as th
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import cv2
 import numpy as np
 
+from app.core.options import RestoreOptions
 from app.core.paste import FacePaster
-from app.core.types import Face, Frame, Matrix, Points, RestoreOptions
-from app.models.manifest import RESTORER_ONNX, RESTORER_PTH
+from app.core.types import Face, Frame, Matrix, Points
 
 SIZE = 512
 # Five points of an aligned FFHQ face at 512x512 (the template GFPGAN was trained with, via facexlib).
@@ -24,14 +23,6 @@ FFHQ_512 = np.array(
      [201.26117, 371.41043], [313.08905, 371.15118]],
     dtype=np.float32,
 )
-
-
-def check_restorer_present(models_dir: Path) -> None:
-    """Raise before any work starts when neither restorer file exists."""
-    from app.models.gfpgan_convert import missing_restorer_error
-
-    if not (models_dir / RESTORER_ONNX.relpath).is_file() and not (models_dir / RESTORER_PTH.relpath).is_file():
-        raise missing_restorer_error(models_dir)
 
 
 def align_ffhq(frame: Frame, points: Points) -> tuple[Frame, Matrix]:

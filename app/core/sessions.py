@@ -11,6 +11,7 @@ import io
 import logging
 import threading
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -23,12 +24,31 @@ from app.models import manifest
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-DOWNLOAD_HINT = manifest.download_hint()
+
+
+@dataclass(frozen=True)
+class ModelRole:
+    """A model the engine uses, and the files that can serve as it (any one will do)."""
+
+    key: str  # also the ModelSet property that loads it
+    files: tuple[manifest.ModelFile, ...]
+    required: bool  # a plain swap needs it
+
+
+ROLES = (
+    ModelRole("detector", (manifest.DETECTOR,), True),
+    ModelRole("recognizer", (manifest.RECOGNIZER,), True),
+    ModelRole("swapper", (manifest.INSWAPPER,), True),
+    ModelRole("restorer", (manifest.RESTORER_ONNX, manifest.RESTORER_PTH), False),
+)
+ROLE = {r.key: r for r in ROLES}
+SWAP_ROLES = ("detector", "recognizer", "swapper")  # what a swap needs
+RESTORE_ROLES = ("detector", "restorer")  # what restoring a photo needs
 
 
 def missing_files_message(paths: Iterable[Path]) -> str:
     names = "\n  ".join(str(p) for p in paths)
-    return f"model files missing:\n  {names}\n{DOWNLOAD_HINT}"
+    return f"model files missing:\n  {names}"
 
 
 class ModelSet:
@@ -52,11 +72,21 @@ class ModelSet:
     def path(self, entry: manifest.ModelFile) -> Path:
         return self.models_dir / entry.relpath
 
-    def require(self, entries: Iterable[manifest.ModelFile]) -> None:
-        """Raise one ModelError naming every missing file, before any work starts."""
-        missing = [self.path(e) for e in entries if not self.path(e).is_file()]
+    def present(self, role: str) -> bool:
+        """A file that can serve as `role` is in the folder (it may still fail to load)."""
+        return any(self.path(f).is_file() for f in ROLE[role].files)
+
+    def require(self, roles: Iterable[str]) -> None:
+        """Raise one ModelError naming every missing file the roles need, before any work starts."""
+        missing = [ROLE[r] for r in roles if not self.present(r)]
         if missing:
-            raise ModelError(missing_files_message(missing))
+            names = "\n  ".join(" or ".join(str(self.path(f)) for f in r.files) for r in missing)
+            keys = tuple(r.files[-1].key for r in missing)
+            raise ModelError(f"model files missing:\n  {names}", fetch=keys)
+
+    def load(self, role: str) -> Any:
+        """The model serving `role`, loaded now if it is not yet (by the property of that name)."""
+        return getattr(self, ROLE[role].key)
 
     # --- the models -------------------------------------------------------------------------------
     @property
@@ -113,7 +143,7 @@ class ModelSet:
     def _load_insightface(self, entry: manifest.ModelFile, expected_class: str) -> Any:
         path = self.path(entry)
         if not path.is_file():
-            raise ModelError(missing_files_message([path]))
+            raise ModelError(missing_files_message([path]), fetch=(entry.key,))
         from insightface import model_zoo
 
         try:
@@ -122,13 +152,13 @@ class ModelSet:
                 model = model_zoo.get_model(str(path), providers=self.providers, sess_options=self.session_options())
         except Exception as exc:  # onnx/onnxruntime raise many types for a damaged file
             raise ModelError(
-                f"model file {path} is corrupt or unreadable ({type(exc).__name__}); "
-                f"delete it and {DOWNLOAD_HINT}, or check it with `deep-live-cam models verify`"
+                f"model file {path} is corrupt or unreadable ({type(exc).__name__}); delete it and download it "
+                "again", fetch=(entry.key,)
             ) from exc
         if type(model).__name__ != expected_class:
             raise ModelError(
                 f"model file {path} is not a {entry.purpose} model (it loads as {type(model).__name__}); "
-                f"replace it: {DOWNLOAD_HINT}"
+                "replace it with the right file", fetch=(entry.key,)
             )
         return model
 
@@ -140,14 +170,14 @@ class ModelSet:
             session = ort.InferenceSession(str(path), sess_options=self.session_options(), providers=self.providers)
         except Exception as exc:
             raise ModelError(
-                f"model file {path} is corrupt or unreadable ({type(exc).__name__}); delete it and "
-                f"{DOWNLOAD_HINT}"
+                f"model file {path} is corrupt or unreadable ({type(exc).__name__}); delete it and download "
+                "it again", fetch=(manifest.RESTORER_PTH.key,)
             ) from exc
         inputs, outputs = session.get_inputs(), session.get_outputs()
         if len(inputs) != 1 or len(outputs) < 1 or list(inputs[0].shape)[1:] != [3, 512, 512]:
             shape = [list(i.shape) for i in inputs]
             raise ModelError(
                 f"model file {path} is not a GFPGAN v1.4 export (inputs {shape}; expected one [1, 3, 512, 512]); "
-                f"remove it, or replace it: {DOWNLOAD_HINT}"
+                "remove it, or replace it", fetch=(manifest.RESTORER_PTH.key,)
             )
         return session

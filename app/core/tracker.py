@@ -30,8 +30,9 @@ import numpy as np
 import numpy.typing as npt
 
 from app.core.detection import BackgroundDetector, DetectionResult, Detector
+from app.core.options import FaceChoice
 from app.core.smoothing import OneEuroFilter, OneEuroParams
-from app.core.types import Face, FaceChoice, Frame
+from app.core.types import Face, Frame
 
 log = logging.getLogger(__name__)
 

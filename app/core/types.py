@@ -1,26 +1,19 @@
-"""Shared types: a frame, a detected face, and the user's choices.
+"""Shared types: a frame and a detected face (the user's choices are in app/core/options.py).
 
 A frame is a numpy uint8 array, H x W x 3, BGR, C-contiguous. Conversions happen at the edges.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, replace
-from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
-
-from app.errors import OptionError
 
 Frame = npt.NDArray[np.uint8]
 Points = npt.NDArray[np.float32]  # (5, 2): left eye, right eye, nose, left mouth corner, right mouth corner
 Embedding = npt.NDArray[np.float32]  # (512,)
 Matrix = npt.NDArray[np.float64]  # a 2x3 affine transform (alignment: frame -> crop)
-
-FaceChoice = Literal["all", "largest"]
-
 
 @dataclass(frozen=True, eq=False)
 class Face:
@@ -69,49 +62,3 @@ class Face:
             float(new_c[1] + (y2 - old_c[1]) * scale),
         )
         return replace(self, box=box, points=points.astype(np.float32))
-
-
-def _check_range(name: str, value: float, low: float, high: float) -> None:
-    if not (math.isfinite(value) and low <= value <= high):
-        raise OptionError(f"{name} must be between {low} and {high}, got {value}")
-
-
-@dataclass(frozen=True)
-class RestoreOptions:
-    """How a face is restored (GFPGAN). Each value is 0..1."""
-
-    strength: float = 0.5  # how much of the restored face replaces the original
-    denoise: float = 0.3
-    sharpen: float = 0.2
-    enhance_details: bool = True
-
-    def __post_init__(self) -> None:
-        _check_range("restore strength", self.strength, 0.0, 1.0)
-        _check_range("denoise", self.denoise, 0.0, 1.0)
-        _check_range("sharpen", self.sharpen, 0.0, 1.0)
-
-
-@dataclass(frozen=True)
-class SwapOptions:
-    """Everything the user chooses about a swap. Built by the GUI, CLI and API alike; a worker takes a new
-    object as a whole, so no thread ever reads half-changed settings."""
-
-    faces: FaceChoice = "all"
-    blend: float = 0.8  # how much of the swapped face is blended in
-    color_correction: bool = True
-    face_scale: float = 1.0
-    restore: RestoreOptions | None = None  # None: no restoration
-    det_size: int = 640
-    det_threshold: float = 0.5
-
-    def __post_init__(self) -> None:
-        if self.faces not in ("all", "largest"):
-            raise OptionError(f"faces must be 'all' or 'largest', got {self.faces!r}")
-        _check_range("blend", self.blend, 0.0, 1.0)
-        _check_range("face scale", self.face_scale, 0.5, 2.0)
-        _check_range("detection threshold", self.det_threshold, 0.05, 0.99)
-        if self.det_size < 64 or self.det_size % 32:
-            raise OptionError(f"detection size must be a multiple of 32 and at least 64, got {self.det_size}")
-
-    def replace(self, **changes: object) -> SwapOptions:
-        return replace(self, **changes)  # type: ignore[arg-type]

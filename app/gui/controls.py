@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core.types import RestoreOptions, SwapOptions
+from app.core.options import RestoreOptions, SwapOptions
 from app.gui.settings import CameraChoice
 from app.live.cameras import CameraEntry
 

@@ -11,12 +11,15 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from app.core.types import Frame, SwapOptions
+from app.core.options import SwapOptions
+from app.core.processor import FaceEngine
+from app.core.types import Frame
+from app.gui.messages import user_text
 from app.gui.paths import recording_path
 from app.gui.settings import CameraChoice
 from app.gui.tasks import TaskRunner
 from app.live.capture import CaptureSettings, OpenCVSource, parse_camera_spec
-from app.live.runtime import LiveEngine, LiveSession
+from app.live.runtime import LiveSession
 from app.live.sinks import CallbackSink, RecorderSink, Sink, VirtualCameraSink
 from app.live.switch_sink import SwitchableSink
 
@@ -31,7 +34,7 @@ class LiveController(QObject):
     message = Signal(str, str)  # text, level
     sink_state = Signal(str, str, str)  # sink name ('virtual camera' / 'recorder'), state, detail
 
-    def __init__(self, tasks: TaskRunner, engine: Callable[[], LiveEngine], stats_interval_ms: int = 250,
+    def __init__(self, tasks: TaskRunner, engine: Callable[[], FaceEngine], stats_interval_ms: int = 250,
                  virtual_camera_backend: str | None = None, prepare: Callable[[Frame], Any] | None = None) -> None:
         """`prepare`, when given, runs on the output thread on every frame (the preview's display conversion),
         so that the UI thread only paints."""
@@ -119,7 +122,7 @@ class LiveController(QObject):
         except Exception as exc:
             self._opening = None
             self._set_state("idle")
-            self.message.emit(str(exc), "error")
+            self.message.emit(user_text(exc), "error")
             return
         self._opening = None
         self.session = session

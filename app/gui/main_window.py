@@ -11,11 +11,12 @@ from PySide6.QtCore import QSettings, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import QFileDialog, QMainWindow, QTabWidget, QVBoxLayout, QWidget
 
-from app.core.types import SwapOptions
+from app.core.options import SwapOptions
 from app.errors import DLCError
 from app.gui.banner import Banner
 from app.gui.live_controller import LiveController
 from app.gui.live_tab import LiveTab
+from app.gui.messages import user_text
 from app.gui.models_dialog import ModelsDialog
 from app.gui.photos_tab import PhotosTab
 from app.gui.restore_gate import RestoreGate
@@ -163,7 +164,7 @@ class MainWindow(QMainWindow):
 
     def _report_exception(self, exc: BaseException) -> None:
         if isinstance(exc, DLCError):
-            self.show_message(str(exc), "error")
+            self.show_message(user_text(exc), "error")
         else:
             log.error("unexpected error in a background task", exc_info=exc)
             self.show_message(f"Something went wrong: {type(exc).__name__}: {exc}", "error")

@@ -29,10 +29,13 @@ from PySide6.QtWidgets import (
 
 from app.core.engine import SourceFace
 from app.core.image_io import read_image, write_image
-from app.core.types import Frame, SwapOptions
+from app.core.options import SwapOptions
+from app.core.processor import FrameProcessor
+from app.core.types import Frame
 from app.errors import DLCError
 from app.gui.compare_view import CompareView
 from app.gui.job_progress import JobProgress
+from app.gui.messages import user_text
 from app.gui.paths import free_path, paths_from_mime
 from app.gui.photo_item import PhotoItem
 from app.gui.qimage import to_owned_qimage
@@ -204,7 +207,7 @@ class PhotosTab(QWidget):
             except VideoCancelled:
                 item.state, item.error = "cancelled", "cancelled; nothing was written"
             except DLCError as exc:
-                item.state, item.error = "failed", str(exc)
+                item.state, item.error = "failed", user_text(exc)
             except Exception as exc:
                 log.exception("processing %s failed", item.path)
                 item.state, item.error = "failed", f"{type(exc).__name__}: {exc}"
@@ -227,7 +230,7 @@ class PhotosTab(QWidget):
         engine = self._engines.engine
         image = await self._tasks.run(read_image, item.path)
         item.before = image
-        result = await self._tasks.run(engine.process, image, source, options)
+        result = await self._tasks.run(FrameProcessor(engine).process, image, source, options)
         item.after, item.faces = result.frame, len(result.faces)
         item.state = "done"
         if not result.faces:

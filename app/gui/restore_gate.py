@@ -8,23 +8,19 @@ is unticked and the reason shown, while live goes on."""
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
 from collections.abc import Callable
 
 from PySide6.QtCore import QObject, Signal
 
 from app.core.engine import Engine
-from app.core.types import SwapOptions
+from app.core.options import SwapOptions
 from app.errors import DLCError
+from app.gui.messages import user_text
 from app.gui.tasks import TaskRunner
 
 log = logging.getLogger(__name__)
 PREPARING = "Preparing face restoration\u2026 (the first time, converting the model can take a few minutes)"
-
-
-def load_restorer(engine: Engine) -> None:
-    engine.models.restorer  # noqa: B018 - the property loads (or converts) the model
 
 
 class RestoreGate(QObject):
@@ -40,7 +36,7 @@ class RestoreGate(QObject):
 
     @property
     def loaded(self) -> bool:
-        return self._engine().restorer_loaded()
+        return self._engine().restorer_ready()
 
     @property
     def preparing(self) -> bool:
@@ -48,9 +44,7 @@ class RestoreGate(QObject):
 
     def usable(self, options: SwapOptions) -> SwapOptions:
         """`options` as they may be used now: without restoration while the restorer is not loaded."""
-        if options.restore is None or self.loaded:
-            return options
-        return dataclasses.replace(options, restore=None)
+        return self._engine().options_ready_now(options)
 
     def prepare(self) -> asyncio.Task[bool] | None:
         """Load the restorer unless it is loaded or loading; the task's result says whether it is ready."""
@@ -73,12 +67,12 @@ class RestoreGate(QObject):
         try:
             while True:
                 engine = self._engine()
-                await self._tasks.run_long(load_restorer, engine)
+                await self._tasks.run_long(engine.prepare_restorer)
                 if engine is self._engine():
                     break  # else the engine was renewed meanwhile (a model file changed): load into the new one
         except DLCError as exc:
             log.warning("face restoration unavailable: %s", exc)
-            self.failed.emit(f"Face restoration is off: {exc}")
+            self.failed.emit(f"Face restoration is off: {user_text(exc)}")
             return False
         except Exception as exc:  # e.g. torch failing to convert a .pth: the same for the user, and logged
             log.exception("loading the face restorer failed")

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from PySide6.QtCore import QByteArray, QSettings
 
-from app.core.types import RestoreOptions, SwapOptions
+from app.core.options import RestoreOptions, SwapOptions
 from app.errors import OptionError
 
 log = logging.getLogger(__name__)

@@ -12,8 +12,10 @@ from PySide6.QtCore import QObject, Signal
 from app.core.analysis import largest_face
 from app.core.engine import Engine, SourceFace
 from app.core.image_io import read_image
-from app.core.types import Face, Frame, SwapOptions
+from app.core.options import SwapOptions
+from app.core.types import Face, Frame
 from app.errors import DLCError
+from app.gui.messages import user_text
 from app.gui.source_panel import SourcePanel
 from app.gui.tasks import EngineHolder, TaskRunner
 
@@ -58,8 +60,8 @@ class SourceController(QObject):
             faces = await self._tasks.run(engine.detect, image, self._options())
         except DLCError as exc:
             if generation == self._generation:
-                self._panel.say(str(exc), "error")
-                self.message.emit(str(exc), "error")
+                self._panel.say(user_text(exc), "error")
+                self.message.emit(user_text(exc), "error")
             return
         if generation != self._generation:
             return
@@ -89,8 +91,8 @@ class SourceController(QObject):
         try:
             source = await self._tasks.run(prepare_face, engine, self.image, self.faces[index])
         except DLCError as exc:
-            self._panel.say(str(exc), "error")
-            self.message.emit(str(exc), "error")
+            self._panel.say(user_text(exc), "error")
+            self.message.emit(user_text(exc), "error")
             return
         if generation != self._generation or index != self.selected:
             return

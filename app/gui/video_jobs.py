@@ -13,10 +13,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 from app.core.engine import Engine, SourceFace
-from app.core.types import Frame, SwapOptions
+from app.core.options import SwapOptions
+from app.core.processor import FrameProcessor
+from app.core.tracker import Tracker
+from app.core.types import Frame
 from app.gui.source_panel import IMAGE_SUFFIXES
 from app.gui.tasks import TaskRunner
-from app.media import VIDEO_SUFFIXES, Progress, TrackedSwap, VideoReport, process_video
+from app.media import VIDEO_SUFFIXES, Progress, VideoReport, process_video
 from app.media.formats import CONTAINERS
 
 # The common ones first: they are what the file dialog shows; the rest FFmpeg reads too.
@@ -96,7 +99,8 @@ class VideoJob:
     # -- on the job's thread -------------------------------------------------------------------------------
     def _work(self, engine: Engine, source: SourceFace, options: SwapOptions) -> VideoReport:
         engine.check_models(options)
-        swap = TrackedSwap(engine, source, options)
+        processor = FrameProcessor(engine, Tracker())
+        swap = processor.video_frames(source, options)
         first = True
 
         def process(frame: Frame, seconds: float) -> Frame:
@@ -108,7 +112,7 @@ class VideoJob:
             return out
 
         report = process_video(self.path, self.output, process, progress=self._progress, cancel=self.cancel_event)
-        self.frames_with_faces = swap.frames_with_faces
+        self.frames_with_faces = processor.frames_with_faces
         return report
 
     def _progress(self, p: Progress) -> None:

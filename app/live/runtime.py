@@ -12,11 +12,13 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Mapping, Sequence
-from typing import Any, Protocol
+from collections.abc import Sequence
+from typing import Any
 
+from app.core.options import SwapOptions
+from app.core.processor import FaceEngine, FrameProcessor
 from app.core.tracker import Tracker
-from app.core.types import Face, Frame, SwapOptions
+from app.core.types import Frame
 from app.errors import CameraError, DLCError
 from app.live.async_detect import AsyncDetector
 from app.live.capture import CaptureInfo, CaptureThread, FrameSource
@@ -25,27 +27,6 @@ from app.live.sinks import Sink, SinkUnavailable
 from app.live.stats import LiveStats, StatsSnapshot
 
 log = logging.getLogger(__name__)
-STAGES = ("track", "detect", "swap", "paste", "restore")
-
-
-class SwapResultLike(Protocol):
-    @property
-    def frame(self) -> Frame: ...
-
-    @property
-    def timings(self) -> Mapping[str, float]: ...
-
-
-class LiveEngine(Protocol):
-    """What the session needs of app.core.engine.Engine."""
-
-    def detect(self, frame: Frame, options: SwapOptions) -> list[Face]: ...
-
-    def prepare_source(self, image: Frame) -> Any: ...
-
-    def swap(
-        self, frame: Frame, source: Any, faces: Sequence[Face], options: SwapOptions
-    ) -> SwapResultLike: ...
 
 
 class LiveSession:
@@ -53,7 +34,7 @@ class LiveSession:
 
     def __init__(
         self,
-        engine: LiveEngine,
+        engine: FaceEngine,
         source: FrameSource,
         options: SwapOptions | None = None,
         face_source: Any = None,
@@ -87,6 +68,8 @@ class LiveSession:
         self._worker = threading.Thread(target=self._work, name="dlc-worker", daemon=True)
         self._output = threading.Thread(target=self._deliver, name="dlc-output", daemon=True)
         self._detector = AsyncDetector("dlc-detector") if async_detection else None
+        # The live worker never loads (or converts) the restorer itself: that can take minutes.
+        self.processor = FrameProcessor(engine, self.tracker, self._detector, wait_for_restorer=False)
         self._sinks_open = False
 
     # -- control, from any thread ------------------------------------------------------------------------
@@ -208,7 +191,6 @@ class LiveSession:
             )
 
     def _work(self) -> None:
-        last_options: SwapOptions | None = None
         try:
             while not self._stopping.is_set():
                 item = self._frames.get(timeout=0.1)
@@ -220,12 +202,6 @@ class LiveSession:
                 if self._capture is not None:
                     self.max_behind = max(self.max_behind, self._capture.seq - item.seq)
                 options, face_source = self._options, self._face_source
-                if last_options is not None and (options.det_size, options.det_threshold) != (
-                    last_options.det_size,
-                    last_options.det_threshold,
-                ):
-                    self.tracker.request_detection()
-                last_options = options
                 out, timings = self._process(item, options, face_source)
                 self.stats_collector.record_timings(timings)
                 self._results.put(Stamped(out, item.captured_at, item.seq))
@@ -236,45 +212,13 @@ class LiveSession:
             if self._detector is not None:
                 self._detector.stop(0.0)  # no more requests; stop() joins the thread
 
-    def _process(
-        self, item: Stamped[Frame], options: SwapOptions, face_source: Any
-    ) -> tuple[Frame, dict[str, float]]:
-        t0 = time.perf_counter()
-        # Every stage is reported for every frame (0 when it did not run), so the averages are per-frame
-        # costs and fall back when faces leave the picture.
-        timings = dict.fromkeys(STAGES, 0.0)
-        if face_source is None:
-            timings["total"] = (time.perf_counter() - t0) * 1000.0
-            return item.value, timings
-        engine = self.engine
-        options = self._without_unready_restore(options)
-
-        def detect(frame: Frame) -> list[Face]:
-            return engine.detect(frame, options)
-
-        faces = self.tracker.update(item.value, item.captured_at, detect, options.faces, self._detector)
-        timings.update(self.tracker.last_timings)
-        frame = item.value
-        if faces:
-            result = engine.swap(frame, face_source, faces, options)
-            frame = result.frame
-            timings.update(result.timings)
-        timings["total"] = (time.perf_counter() - t0) * 1000.0
-        return frame, timings
-
-    def _without_unready_restore(self, options: SwapOptions) -> SwapOptions:
-        """The live worker never loads (or converts) the restorer itself: that can take minutes. Until a
-        front end has loaded it, frames go out unrestored, and the session says so once."""
-        if options.restore is None:
-            return options
-        ready = getattr(self.engine, "restorer_loaded", None)
-        if ready is None or ready():
-            return options
-        message = "face restoration is not loaded yet; frames go out unrestored until it is"
-        if message not in self.warnings:
-            self.warnings.append(message)
-            log.warning("%s", message)
-        return options.replace(restore=None)
+    def _process(self, item: Stamped[Frame], options: SwapOptions, face_source: Any) -> tuple[Frame, dict[str, float]]:
+        result = self.processor.process(item.value, face_source, options, item.captured_at)
+        for note in result.notes:
+            if note not in self.warnings:
+                self.warnings.append(note)
+                log.warning("%s", note)
+        return result.frame, result.timings
 
     def _open_sinks(self, size: tuple[int, int]) -> None:
         fps = self.info.fps if self.info is not None else 30.0

@@ -1,19 +1,17 @@
 """Whole videos through the engine: decode and encode with PyAV (FFmpeg inside the wheel), frames in a
-bounded pipeline, faces tracked across frames, audio kept, atomic output."""
+bounded pipeline, audio kept, atomic output. The faces are the frame processor's business (app/core)."""
 
 from app.media.formats import VIDEO_SUFFIXES, EncoderSettings
-from app.media.pipeline import FrameProcessor, Progress, VideoCancelled, VideoReport, process_video
+from app.media.pipeline import FrameFunction, Progress, VideoCancelled, VideoReport, process_video
 from app.media.reader import VideoInfo, VideoReader, is_video, probe
-from app.media.swap import TrackedSwap
 from app.media.writer import AudioMode
 
 __all__ = [
     "VIDEO_SUFFIXES",
     "AudioMode",
     "EncoderSettings",
-    "FrameProcessor",
+    "FrameFunction",
     "Progress",
-    "TrackedSwap",
     "VideoCancelled",
     "VideoInfo",
     "VideoReader",

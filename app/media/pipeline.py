@@ -1,5 +1,5 @@
-"""A whole video through a frame processor: decoder thread -> bounded queue -> processing (the caller's
-thread) -> bounded queue -> encoder thread.
+"""A whole video through a per-frame function (app/core/processor.py, FrameProcessor.video_frames): decoder
+thread -> bounded queue -> processing (the caller's thread) -> bounded queue -> encoder thread.
 
 Decoding (with the BGR conversion) and encoding (with the YUV conversion) run beside the inference, so
 neither idles it, and PyAV releases the GIL while FFmpeg works. Each queue holds a few frames, so memory
@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol, TypeVar
+from typing import TypeVar
 
 import numpy as np
 
@@ -41,10 +41,8 @@ class VideoCancelled(Cancelled):
     """The job was cancelled; nothing was written under the output name."""
 
 
-class FrameProcessor(Protocol):
-    def __call__(self, frame: Frame, seconds: float) -> Frame:
-        """The processed frame (same size, BGR uint8) for `frame` shown at `seconds`."""
-        ...
+# The processed frame (same size, BGR uint8) for a frame shown at a time in seconds.
+FrameFunction = Callable[[Frame, float], Frame]
 
 
 @dataclass(frozen=True)
@@ -128,7 +126,7 @@ class _Stages:
 def process_video(
     input_path: str | os.PathLike[str],
     output_path: str | os.PathLike[str],
-    process: FrameProcessor,
+    process: FrameFunction,
     settings: EncoderSettings | None = None,
     audio: AudioMode = "auto",
     progress: Callable[[Progress], None] | None = None,

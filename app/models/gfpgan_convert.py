@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from app.errors import ModelError
-from app.models.manifest import RESTORER_ONNX, RESTORER_PTH, download_hint
+from app.models.manifest import RESTORER_ONNX, RESTORER_PTH
 from app.models.status import sha256_file
 
 if TYPE_CHECKING:
@@ -77,7 +77,7 @@ def ensure_restorer_onnx(models_dir: Path, config: ArchConfig = V14) -> Path:
     try:
         digest = sha256_file(pth)
     except OSError as exc:
-        raise ModelError(f"Cannot read {pth}: {exc}") from exc
+        raise ModelError(f"Cannot read {pth}: {exc}", fetch=None) from exc
     cached = cached_onnx_path(pth, digest)
     if cached.is_file():
         return cached
@@ -88,9 +88,7 @@ def ensure_restorer_onnx(models_dir: Path, config: ArchConfig = V14) -> Path:
 
 def missing_restorer_error(models_dir: Path) -> ModelError:
     onnx_path, pth = models_dir / RESTORER_ONNX.relpath, models_dir / RESTORER_PTH.relpath
-    return ModelError(
-        f"Face restoration needs {pth} or {onnx_path}, and neither exists. To fetch it, {download_hint('gfpgan')}."
-    )
+    return ModelError(f"Face restoration needs {pth} or {onnx_path}, and neither exists.", fetch=("gfpgan",))
 
 
 def convert_checkpoint(pth: Path, onnx_path: Path, config: ArchConfig = V14) -> Path:
@@ -125,7 +123,7 @@ def convert_checkpoint(pth: Path, onnx_path: Path, config: ArchConfig = V14) -> 
     except OSError as exc:
         raise ModelError(
             f"Cannot write the converted restorer {onnx_path}: {exc}. Make {onnx_path.parent} writable, "
-            f"or convert elsewhere and put the result there as {RESTORER_ONNX.relpath}."
+            f"or convert elsewhere and put the result there as {RESTORER_ONNX.relpath}.", fetch=None
         ) from exc
     finally:
         tmp.unlink(missing_ok=True)
@@ -140,7 +138,7 @@ def load_weights(net: torch.nn.Module, state: Mapping[str, torch.Tensor], source
     if problems:
         raise ModelError(
             f"{source} is not a GFPGAN v1.4 checkpoint (GFPGANv1Clean): {problems}. "
-            f"Replace it with the official file: {download_hint('gfpgan')}."
+            "Replace it with the official file.", fetch=("gfpgan",)
         )
     # A network built on the meta device (layout checks) can only take the tensors by assignment; a real
     # one copies them, which keeps its float32 dtype whatever the file holds.
@@ -168,7 +166,7 @@ def extract_state_dict(obj: object, source: Path) -> dict[str, torch.Tensor]:
     found = ", ".join(map(str, list(obj)[:_SHOW_KEYS])) if isinstance(obj, Mapping) else type(obj).__name__
     raise ModelError(
         f"{source} holds no network weights (expected a `params_ema` table of tensors; found {found}). "
-        f"It is not a GFPGAN checkpoint: replace it ({download_hint('gfpgan')})."
+        "It is not a GFPGAN checkpoint: replace it with the official file.", fetch=("gfpgan",)
     )
 
 
@@ -203,7 +201,7 @@ def _import_torch(pth: Path) -> Any:
             f"{pth} must be converted to ONNX once, and the packaged app cannot do that (it has no PyTorch). "
             f"Put an ONNX export at {pth.with_name(RESTORER_ONNX.relpath)}: a Python install of Deep Live Cam "
             f"with `pip install \"deep-live-cam[convert]\"` converts it on first use and caches it beside the "
-            f".pth as {pth.stem}.<hash>.onnx; copy that file there as {RESTORER_ONNX.relpath}."
+            f".pth as {pth.stem}.<hash>.onnx; copy that file there as {RESTORER_ONNX.relpath}.", fetch=None
         )
     try:
         import torch
@@ -211,7 +209,7 @@ def _import_torch(pth: Path) -> Any:
         raise ModelError(
             f"{pth} must be converted to ONNX once, and that needs PyTorch, which is not available ({exc}). "
             f"Install it (`{TORCH_HINT}`) and run again, or put an ONNX export of the model at "
-            f"{pth.with_name(RESTORER_ONNX.relpath)}."
+            f"{pth.with_name(RESTORER_ONNX.relpath)}.", fetch=None
         ) from exc
     return torch
 
@@ -220,11 +218,11 @@ def _load_checkpoint(torch: Any, pth: Path) -> object:
     try:
         return torch.load(pth, map_location="cpu", weights_only=True)
     except OSError as exc:
-        raise ModelError(f"Cannot read {pth}: {exc}") from exc
+        raise ModelError(f"Cannot read {pth}: {exc}", fetch=None) from exc
     except Exception as exc:  # torch raises RuntimeError, UnpicklingError, EOFError, ... for bad files
         raise ModelError(
             f"{pth} cannot be read as a PyTorch checkpoint: {_load_failure(pth, exc)}. "
-            f"Delete it and download it again: {download_hint('gfpgan')}."
+            "Delete it and download it again.", fetch=("gfpgan",)
         ) from exc
 
 

@@ -25,14 +25,14 @@ def install_local_file(models_dir: Path, file: ModelFile, source: Path) -> Locat
     Raises ModelError when it is not the file the manifest names; nothing is written then."""
     source = Path(source)
     if not source.is_file():
-        raise ModelError(f"{source} is not a file")
+        raise ModelError(f"{source} is not a file", fetch=None)
     size = source.stat().st_size
     if file.hash_confirmed and file.size is not None and size != file.size:
-        raise ModelError(f"{source.name} is not {file.relpath}: it has {size} bytes, expected {file.size}")
+        raise ModelError(f"{source.name} is not {file.relpath}: it has {size} bytes, expected {file.size}", fetch=None)
     digest = sha256_file(source)
     if file.trusted_sha256 is not None and digest != file.trusted_sha256:
         raise ModelError(f"{source.name} is not {file.relpath}: its SHA-256 is {digest}, "
-                         f"expected {file.trusted_sha256}")
+                         f"expected {file.trusted_sha256}", fetch=None)
     dest = file.path_in(models_dir)
     dest.parent.mkdir(parents=True, exist_ok=True)
     if source.resolve() != dest.resolve():
@@ -40,7 +40,7 @@ def install_local_file(models_dir: Path, file: ModelFile, source: Path) -> Locat
         try:
             shutil.copyfile(source, part)
             if sha256_file(part) != digest:
-                raise ModelError(f"copying {source} to {dest} changed its content; check the disk")
+                raise ModelError(f"copying {source} to {dest} changed its content; check the disk", fetch=None)
             os.replace(part, dest)
         finally:
             part.unlink(missing_ok=True)

@@ -295,15 +295,6 @@ def lookup(name: str, files: Sequence[ModelFile] = MODEL_FILES) -> tuple[ModelFi
     )
 
 
-DOWNLOAD_COMMAND = "deep-live-cam models download"
-
-
-def download_hint(name: str | None = None) -> str:
-    """What to tell a user whose model file is missing or damaged."""
-    command = f"{DOWNLOAD_COMMAND} {name}" if name else DOWNLOAD_COMMAND
-    return f"run `{command}` (or open the GUI's model dialog)"
-
-
 def human_size(size: int | None) -> str:
     """Bytes in decimal units, as download pages state model sizes (554.3 MB)."""
     if size is None:

@@ -13,10 +13,11 @@ from insightface.model_zoo import get_model
 
 from app.core.analysis import detect_faces, embed_face
 from app.core.engine import Engine, select_faces
+from app.core.options import RestoreOptions, SwapOptions
 from app.core.paste import crop_region, scaled_inverse
+from app.core.processor import FrameProcessor
 from app.core.sessions import ModelSet
 from app.core.swap import align_crop
-from app.core.types import SwapOptions
 from app.errors import ModelError, NoFaceError, OptionError
 from tests.standins import photos
 
@@ -114,7 +115,7 @@ def test_swap_agrees_with_insightface_in_the_face_core(engine, standin_models_di
 def test_pixels_outside_face_regions_are_unchanged(engine):
     s = photos.t1()
     source = engine.prepare_source(photos.astronaut().image)
-    result = engine.process(s.image, source, SwapOptions())
+    result = FrameProcessor(engine).process(s.image, source, SwapOptions())
     assert len(result.faces) == 6
     outside = outside_mask(s.image.shape, face_regions(result.faces, s.image.shape))
     assert outside.mean() > 0.5
@@ -131,7 +132,7 @@ def test_largest_replaces_one_face(engine):
     faces = engine.detect(s.image, SwapOptions())
     chosen = select_faces(faces, SwapOptions(faces="largest"))
     assert chosen == [max(faces, key=lambda f: f.area)]
-    result = engine.process(s.image, source, SwapOptions(faces="largest"))
+    result = FrameProcessor(engine).process(s.image, source, SwapOptions(faces="largest"))
     assert len(result.faces) == 1
     outside = outside_mask(s.image.shape, face_regions(result.faces, s.image.shape))
     assert np.array_equal(result.frame[outside], s.image[outside])
@@ -193,13 +194,18 @@ def test_options_are_validated():
         SwapOptions(faces="leftmost")  # type: ignore[arg-type]
 
 
-def test_missing_models_are_named_with_the_command(tmp_path):
+def test_missing_models_are_named_with_what_to_fetch(tmp_path):
+    """The engine names the files and the models to fetch; each front end words how (tests/test_swap_cmd.py)."""
     engine = Engine(ModelSet(tmp_path))
     with pytest.raises(ModelError) as err:
         engine.check_models()
     message = str(err.value)
-    for name in ("inswapper_128.onnx", "det_10g.onnx", "w600k_r50.onnx", "deep-live-cam models download"):
+    for name in ("inswapper_128.onnx", "det_10g.onnx", "w600k_r50.onnx"):
         assert name in message
+    assert "deep-live-cam" not in message and err.value.fetch == ("detector", "recognizer", "inswapper")
+    with pytest.raises(ModelError) as err:
+        engine.check_models(SwapOptions(restore=RestoreOptions()))
+    assert "GFPGANv1.4.pth" in str(err.value) and err.value.fetch[-1] == "gfpgan"
 
 
 def test_corrupt_model_is_reported(tmp_path, standin_models_dir):

@@ -11,10 +11,11 @@ import numpy as np
 import pytest
 
 from app.core.engine import Engine
+from app.core.options import RestoreOptions, SwapOptions
 from app.core.paste import crop_region, scaled_inverse
+from app.core.processor import FrameProcessor, ProcessedFrame
 from app.core.restore import SIZE, align_ffhq
 from app.core.sessions import ModelSet
-from app.core.types import RestoreOptions, SwapOptions
 from tests.standins import photos
 
 NEUTRAL = RestoreOptions(strength=1.0, denoise=0.0, sharpen=0.0, enhance_details=False)
@@ -23,6 +24,11 @@ NEUTRAL = RestoreOptions(strength=1.0, denoise=0.0, sharpen=0.0, enhance_details
 @pytest.fixture(scope="module")
 def engine(standin_models_dir: Path) -> Engine:
     return Engine(ModelSet(standin_models_dir, ["CPUExecutionProvider"]))
+
+
+def restore(engine: Engine, image: np.ndarray, options: RestoreOptions) -> ProcessedFrame:
+    """A photo's faces restored, as the restore command and endpoint do it."""
+    return FrameProcessor(engine, restore_only=True).process(image, None, SwapOptions(restore=options))
 
 
 def regions(faces, shape):
@@ -59,7 +65,7 @@ def local_contrast(patch) -> float:
 
 def test_every_face_restored_and_nothing_else(engine):
     s = photos.t1()
-    result = engine.restore(s.image, SwapOptions(), RestoreOptions())
+    result = restore(engine, s.image, RestoreOptions())
     assert len(result.faces) == 6
     for face in result.faces:
         assert np.abs(core(result.frame, face).astype(int) - core(s.image, face)).mean() > 10
@@ -73,7 +79,7 @@ def test_strength_scales_the_change(engine):
     face = engine.detect(s.image, SwapOptions())[0]
 
     def change(strength: float) -> float:
-        out = engine.restore(s.image, SwapOptions(), dataclasses.replace(NEUTRAL, strength=strength)).frame
+        out = restore(engine, s.image, dataclasses.replace(NEUTRAL, strength=strength)).frame
         return float(np.abs(core(out, face).astype(int) - core(s.image, face)).mean())
 
     assert change(0.0) == 0.0
@@ -89,12 +95,12 @@ def test_denoise_removes_noise(engine):
     denoise = RestoreOptions(1.0, denoise=1.0, sharpen=0.0, enhance_details=False)
 
     def residual(options: RestoreOptions) -> float:
-        a = engine.restore(noisy, SwapOptions(), options).frame
-        b = engine.restore(s.image, SwapOptions(), options).frame
+        a = restore(engine, noisy, options).frame
+        b = restore(engine, s.image, options).frame
         return float(np.abs(core(a, face).astype(int) - core(b, face)).mean())
 
     assert residual(denoise) < 0.6 * residual(NEUTRAL)
-    denoised = engine.restore(noisy, SwapOptions(), denoise).frame
+    denoised = restore(engine, noisy, denoise).frame
     mask = outside(s.image.shape, regions([face], s.image.shape))
     assert np.array_equal(denoised[mask], noisy[mask])
 
@@ -102,8 +108,8 @@ def test_denoise_removes_noise(engine):
 def test_sharpen_adds_detail(engine):
     s = photos.astronaut()
     face = engine.detect(s.image, SwapOptions())[0]
-    plain = engine.restore(s.image, SwapOptions(), NEUTRAL).frame
-    sharp = engine.restore(s.image, SwapOptions(), RestoreOptions(1.0, denoise=0.0, sharpen=1.0,
+    plain = restore(engine, s.image, NEUTRAL).frame
+    sharp = restore(engine, s.image, RestoreOptions(1.0, denoise=0.0, sharpen=1.0,
                                                                    enhance_details=False)).frame
     assert high_freq(core(sharp, face)) > 1.5 * high_freq(core(plain, face))
 
@@ -111,8 +117,8 @@ def test_sharpen_adds_detail(engine):
 def test_enhance_details_raises_local_contrast(engine):
     s = photos.astronaut()
     face = engine.detect(s.image, SwapOptions())[0]
-    plain = engine.restore(s.image, SwapOptions(), NEUTRAL).frame
-    enhanced = engine.restore(s.image, SwapOptions(), RestoreOptions(1.0, denoise=0.0, sharpen=0.0,
+    plain = restore(engine, s.image, NEUTRAL).frame
+    enhanced = restore(engine, s.image, RestoreOptions(1.0, denoise=0.0, sharpen=0.0,
                                                                       enhance_details=True)).frame
     assert local_contrast(core(enhanced, face)) > 1.1 * local_contrast(core(plain, face))
 
@@ -120,8 +126,8 @@ def test_enhance_details_raises_local_contrast(engine):
 def test_swap_with_restore_changes_the_swapped_face(engine):
     s = photos.t1()
     source = engine.prepare_source(photos.astronaut().image)
-    swapped = engine.process(s.image, source, SwapOptions())
-    restored = engine.process(s.image, source, SwapOptions(restore=RestoreOptions()))
+    swapped = FrameProcessor(engine).process(s.image, source, SwapOptions())
+    restored = FrameProcessor(engine).process(s.image, source, SwapOptions(restore=RestoreOptions()))
     assert restored.timings["restore"] > 0
     for face in swapped.faces:
         assert np.abs(core(restored.frame, face).astype(int) - core(swapped.frame, face)).mean() > 5

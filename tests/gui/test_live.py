@@ -8,7 +8,7 @@ from typing import Any
 
 from PySide6.QtCore import Qt
 
-from app.core.types import SwapOptions
+from app.core.options import SwapOptions
 from tests.gui.conftest import live_threads, record_swap_options
 
 

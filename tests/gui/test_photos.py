@@ -9,6 +9,7 @@ import numpy as np
 from PySide6.QtGui import QGuiApplication
 
 from app.core.image_io import read_image
+from app.core.processor import FrameProcessor
 from tests.gui.conftest import drop_files
 
 
@@ -37,7 +38,7 @@ def test_two_dropped_photos_are_swapped_and_saved(make_window: Any, standin_mode
     assert w.banner.isVisible() and w.banner.text == f"Saved 2 photo(s) to {out}"
     engine, options = w.engines.engine, w.options()
     for path, src in zip(written, (photo_files["t1"], photo_files["astronaut"]), strict=True):
-        expected = engine.process(read_image(src), w.source.source, options).frame
+        expected = FrameProcessor(engine).process(read_image(src), w.source.source, options).frame
         assert np.array_equal(read_image(path), expected)
 
     # Saving again to the same folder keeps the first files: the new ones get free names.

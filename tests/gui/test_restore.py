@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from PySide6.QtCore import QSettings
 
-from app.gui import restore_gate
+from app.core.engine import Engine
 from tests.gui.conftest import record_swap_options
 
 
@@ -59,14 +59,14 @@ def test_restorer_loads_on_its_own_thread_and_is_used_once_loaded(
 ) -> None:
     release = threading.Event()
     threads: list[str] = []
-    real_load = restore_gate.load_restorer
+    real_prepare = Engine.prepare_restorer
 
-    def slow_load(engine: Any) -> None:  # a .pth conversion, minutes long
+    def slow_prepare(engine: Engine) -> None:  # a .pth conversion, minutes long
         threads.append(threading.current_thread().name)
         release.wait(20)
-        real_load(engine)
+        real_prepare(engine)
 
-    monkeypatch.setattr(restore_gate, "load_restorer", slow_load)
+    monkeypatch.setattr(Engine, "prepare_restorer", slow_prepare)
     w = make_window(live_models_dir)
     w.controls.restore.setChecked(True)
     qtbot.waitUntil(lambda: bool(threads), timeout=5000)
@@ -75,12 +75,12 @@ def test_restorer_loads_on_its_own_thread_and_is_used_once_loaded(
     # Meanwhile source photos load and live starts: the short pool is free.
     go_live(w, camera_video, live_source_photo, qtbot)
     assert w.live.session is not None and w.live.session.options.restore is None
-    assert not w.engines.engine.restorer_loaded()
+    assert not w.engines.engine.restorer_ready()
 
     release.set()
     qtbot.waitUntil(lambda: w.live.session is not None and w.live.session.options.restore is not None,
                     timeout=20000)
-    assert w.engines.engine.restorer_loaded() and w.controls.restore.isChecked()
+    assert w.engines.engine.restorer_ready() and w.controls.restore.isChecked()
     assert w.controls.restore.text() == "On" and "ready" in w.statusBar().currentMessage()
 
 

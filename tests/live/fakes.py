@@ -10,7 +10,8 @@ from typing import Any
 
 import numpy as np
 
-from app.core.types import Face, Frame, SwapOptions
+from app.core.options import SwapOptions
+from app.core.types import Face, Frame
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,12 @@ class SlowEngine:
 
     def prepare_source(self, image: Frame) -> Any:
         return "source-face"
+
+    def options_ready_now(self, options: SwapOptions) -> SwapOptions:
+        return options if options.restore is None else options.replace(restore=None)  # as if not loaded yet
+
+    def restore_into(self, out: Frame, faces: Sequence[Face], restore: object) -> None:
+        raise AssertionError("the hand-off tests never restore")
 
     def swap(self, frame: Frame, source: Any, faces: Sequence[Face], options: SwapOptions) -> FakeResult:
         t0 = time.perf_counter()

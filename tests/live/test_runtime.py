@@ -11,7 +11,8 @@ import cv2
 import numpy as np
 import pytest
 
-from app.core.types import Frame, SwapOptions
+from app.core.options import SwapOptions
+from app.core.types import Frame
 from app.errors import CameraError
 from app.live.capture import CaptureInfo, OpenCVSource, SyntheticCamera, parse_camera_spec
 from app.live.runtime import LiveSession

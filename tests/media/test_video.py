@@ -22,10 +22,12 @@ import pytest
 
 from app.cli import main
 from app.core.engine import Engine
+from app.core.options import SwapOptions
+from app.core.processor import FrameProcessor
 from app.core.sessions import ModelSet
-from app.core.types import SwapOptions
+from app.core.tracker import Tracker
 from app.errors import InputError, OptionError, OutputError
-from app.media import EncoderSettings, Progress, TrackedSwap, VideoCancelled, process_video
+from app.media import EncoderSettings, Progress, VideoCancelled, process_video
 from app.media.colour import from_bgr
 from tests.standins import TrackingScene
 
@@ -148,9 +150,10 @@ def assert_faces_swapped(setup: dict[str, Any], written: list[np.ndarray]) -> No
 
 def test_swapped_video_keeps_frames_rate_size_and_audio(setup, tmp_path):
     out = tmp_path / "out.mp4"
-    processor = TrackedSwap(setup["engine"], setup["face_source"], SwapOptions())
+    processor = FrameProcessor(setup["engine"], Tracker())
     seen: list[Progress] = []
-    report = process_video(setup["clip"], out, processor, progress=seen.append)
+    frames = processor.video_frames(setup["face_source"], SwapOptions())
+    report = process_video(setup["clip"], out, frames, progress=seen.append)
     written = read_clip(out)
     original = read_clip(setup["clip"])
     assert report.frames == len(written["frames"]) == FRAMES
@@ -235,9 +238,10 @@ def test_cancel_part_way_leaves_nothing_and_keeps_an_older_output(setup, tmp_pat
         if p.done == 5:
             cancel.set()
 
-    processor = TrackedSwap(setup["engine"], setup["face_source"], SwapOptions())
+    processor = FrameProcessor(setup["engine"], Tracker())
     with pytest.raises(VideoCancelled):
-        process_video(setup["clip"], out, processor, progress=on_progress, cancel=cancel)
+        process_video(setup["clip"], out, processor.video_frames(setup["face_source"], SwapOptions()),
+                      progress=on_progress, cancel=cancel)
     assert processor.frames <= 6
     assert out.read_bytes() == b"an older video"
     assert leftovers(tmp_path) == []
@@ -317,15 +321,15 @@ def test_cli_errors(setup, tmp_path, capsys):
 
 def test_cli_ctrl_c_cancels_cleanly(setup, tmp_path, capsys, monkeypatch):
     calls = {"n": 0}
-    original = TrackedSwap.__call__
+    original = FrameProcessor.process
 
-    def interrupted(self, frame, seconds):
+    def interrupted(self, frame, source, options, timestamp=None):
         calls["n"] += 1
         if calls["n"] == 6:
             raise KeyboardInterrupt
-        return original(self, frame, seconds)
+        return original(self, frame, source, options, timestamp)
 
-    monkeypatch.setattr(TrackedSwap, "__call__", interrupted)
+    monkeypatch.setattr(FrameProcessor, "process", interrupted)
     out = tmp_path / "out.mp4"
     assert swap(setup, setup["clip"], out) == 130
     assert "was not written" in capsys.readouterr().err

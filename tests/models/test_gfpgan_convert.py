@@ -56,7 +56,7 @@ def test_neither_file_names_both_and_the_download(tmp_path: Path) -> None:
         ensure_restorer_onnx(tmp_path)
     msg = str(err.value)
     assert str(tmp_path / "GFPGANv1.4.pth") in msg and str(tmp_path / "GFPGANv1.4.onnx") in msg
-    assert "deep-live-cam models download gfpgan" in msg
+    assert err.value.fetch == ("gfpgan",)
     assert err.value.exit_code == 3
 
 
@@ -159,7 +159,7 @@ def test_corrupt_checkpoints_are_named(tmp_path: Path) -> None:
         msg = str(err.value)
         assert str(pth) in msg, label
         assert "cannot be read as a PyTorch checkpoint" in msg and label in msg, label
-        assert "deep-live-cam models download gfpgan" in msg, label
+        assert err.value.fetch == ("gfpgan",), label
         assert [p.name for p in pth.parent.iterdir()] == ["GFPGANv1.4.pth"], label
 
 

@@ -1,0 +1,256 @@
+"""The user's choices, each declared once.
+
+`SwapOptions` and `RestoreOptions` are frozen dataclasses whose user-facing fields are declared with
+`option(...)`: default, range or choices, label and help text. Every front end derives its surface from these
+declarations through a `Form` (a flat view of the fields, with the restore options nested under `restore`):
+the CLI flags (app/commands/common.py), the API's form parameters and their OpenAPI descriptions
+(app/api/forms.py), the GUI's controls (app/gui/option_controls.py) and the settings keys
+(app/gui/settings.py). Adding a field is one declaration here plus the code that uses it.
+
+Values are checked when an options object is built, so an out-of-range value from any front end is the same
+OptionError (exit 2 on the command line, HTTP 422 from the API); the GUI's controls cannot produce one.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Mapping
+from dataclasses import MISSING, dataclass, field, fields, replace
+from typing import Any, Literal
+
+from app.errors import OptionError
+
+FaceChoice = Literal["all", "largest"]
+Kind = Literal["float", "int", "bool", "choice"]
+
+
+@dataclass(frozen=True)
+class Spec:
+    """How one option is shown and checked. Names for the front ends follow the field's name unless given."""
+
+    label: str  # the GUI's label
+    help: str  # CLI help, API description, GUI tooltip
+    low: float | None = None  # inclusive range for numbers
+    high: float | None = None
+    multiple_of: int | None = None  # integers only
+    choices: tuple[tuple[str, str], ...] = ()  # (value, label) for a choice
+    percent: bool = False  # a 0..1 value shown as a percentage
+    decimals: int = 2  # how a number is shown when it is not a percentage
+    noun: str = ""  # what error messages call it (default: the name in words)
+    cli: str = ""  # the command-line flag's stem (default: the name with dashes)
+    api: str = ""  # the API form field (default: the name)
+    group: str = "swap"  # where the GUI shows it
+
+
+def option(default: Any, **spec: Any) -> Any:
+    """A dataclass field with its user-facing declaration."""
+    return field(default=default, metadata={"spec": Spec(**spec)})
+
+
+def _kind(spec: Spec, default: Any) -> Kind:
+    if spec.choices:
+        return "choice"
+    if isinstance(default, bool):
+        return "bool"
+    return "int" if isinstance(default, int) else "float"
+
+
+def _check(name: str, spec: Spec, value: Any) -> None:
+    noun = spec.noun or name.replace("_", " ")
+    if spec.choices:
+        allowed = [v for v, _ in spec.choices]
+        if value not in allowed:
+            raise OptionError(f"{noun} must be {' or '.join(repr(v) for v in allowed)}, got {value!r}")
+        return
+    if spec.multiple_of is not None:
+        low = int(spec.low) if spec.low is not None else 0
+        if not isinstance(value, int) or value < low or value % spec.multiple_of or (
+            spec.high is not None and value > spec.high
+        ):
+            raise OptionError(
+                f"{noun} must be a multiple of {spec.multiple_of} and at least {low}"
+                + (f" (at most {int(spec.high)})" if spec.high is not None else "")
+                + f", got {value}"
+            )
+        return
+    if spec.low is not None and spec.high is not None and not (
+        isinstance(value, int | float) and math.isfinite(value) and spec.low <= value <= spec.high
+    ):
+        raise OptionError(f"{noun} must be between {spec.low} and {spec.high}, got {value}")
+
+
+def check_fields(obj: Any) -> None:
+    """Check every declared field of a dataclass instance against its declaration."""
+    for f in fields(obj):
+        spec = f.metadata.get("spec")
+        if spec is not None and not f.metadata.get("nested"):
+            _check(f.name, spec, getattr(obj, f.name))
+
+
+@dataclass(frozen=True)
+class RestoreOptions:
+    """How a face is restored (GFPGAN v1.4)."""
+
+    strength: float = option(0.5, label="Strength", low=0.0, high=1.0, percent=True, noun="restore strength",
+                             help="how much of the restored face replaces the original, 0.0-1.0")
+    denoise: float = option(0.3, label="Denoise", low=0.0, high=1.0, percent=True, api="denoise_level",
+                            help="noise removal before restoring, 0.0-1.0")
+    sharpen: float = option(0.2, label="Sharpen", low=0.0, high=1.0, percent=True, api="sharpen_amount",
+                            help="sharpening after restoring, 0.0-1.0")
+    enhance_details: bool = option(True, label="Enhance details",
+                                   help="local-contrast detail enhancement (skin texture, eyes, hair)")
+
+    def __post_init__(self) -> None:
+        check_fields(self)
+
+
+@dataclass(frozen=True)
+class SwapOptions:
+    """Everything the user chooses about a swap. Built by the GUI, CLI and API alike; a worker takes a new
+    object as a whole, so no thread ever reads half-changed settings."""
+
+    faces: FaceChoice = option("all", label="Faces", choices=(("all", "All faces"), ("largest", "Largest face")),
+                               help="which target faces to replace")
+    blend: float = option(0.8, label="Blend", low=0.0, high=1.0, percent=True, api="blend_strength",
+                          help="how much of the swapped face is blended in, 0.0-1.0")
+    color_correction: bool = option(True, label="Correct colour", cli="color-correction",
+                                    help="match the swapped face's colour to the target")
+    face_scale: float = option(1.0, label="Scale", low=0.5, high=2.0, decimals=2,
+                               help="scale of the swapped face about its centre, 0.5-2.0")
+    # None: no restoration. The restore options sit under this switch in every front end.
+    restore: RestoreOptions | None = field(default=None, metadata={
+        "spec": Spec(label="Restore", help="restore each swapped face with GFPGAN v1.4", group="restore"),
+        "nested": RestoreOptions,
+    })
+    det_size: int = option(640, label="Detection size", low=64, high=4096, multiple_of=32, group="detection",
+                           noun="detection size", help="face detection input size in pixels, a multiple of 32")
+    det_threshold: float = option(0.5, label="Detection threshold", low=0.05, high=0.99, group="detection",
+                                  noun="detection threshold", help="how sure a detection must be, 0.05-0.99")
+
+    def __post_init__(self) -> None:
+        check_fields(self)
+
+    def replace(self, **changes: object) -> SwapOptions:
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+
+# -- the flat view every front end uses ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FormField:
+    """One user-facing value as a front end sees it."""
+
+    key: str  # flat key, unique in its form: 'blend', 'restore', 'restore_strength'
+    path: tuple[str, ...]  # where it lives: ('blend',), ('restore',) (the switch), ('restore', 'strength')
+    kind: Kind
+    default: Any
+    spec: Spec
+    cli_stem: str  # 'blend', 'restore-strength', 'color-correction'
+    api_name: str  # 'blend_strength', 'restore_strength'
+
+    @property
+    def is_switch(self) -> bool:
+        """The on/off switch of nested options (`restore`)."""
+        return self.path[-1] == "restore" and len(self.path) == 1 and self.kind == "bool"
+
+    @property
+    def cli_flag(self) -> str:
+        """The flag a user types: booleans that default to on are turned off with --no-..."""
+        if self.kind == "bool" and self.default:
+            return f"--no-{self.cli_stem}"
+        return f"--{self.cli_stem}"
+
+    @property
+    def settings_key(self) -> str:
+        return f"options/{self.key}"
+
+    def check(self, value: Any) -> None:
+        _check(self.key, self.spec, value)
+
+
+def _own_fields(cls: type, prefix: str, path: tuple[str, ...]) -> Iterator[FormField]:
+    for f in fields(cls):
+        spec: Spec | None = f.metadata.get("spec")
+        if spec is None:
+            continue
+        nested = f.metadata.get("nested")
+        if nested is not None:
+            yield FormField(prefix + f.name, (*path, f.name), "bool", False, spec, (prefix + f.name).replace("_", "-"),
+                            prefix + f.name)
+            yield from _own_fields(nested, f"{prefix}{f.name}_", (*path, f.name))
+            continue
+        default = f.default if f.default is not MISSING else None
+        cli = (prefix.replace("_", "-") + (spec.cli or f.name.replace("_", "-")))
+        yield FormField(prefix + f.name, (*path, f.name), _kind(spec, default), default, spec, cli,
+                        prefix + (spec.api or f.name))
+
+
+class Form:
+    """A flat list of the fields a front end offers, and the conversions between their values and options."""
+
+    def __init__(self, form_fields: tuple[FormField, ...], restore_always: bool = False) -> None:
+        self.fields = form_fields
+        self.restore_always = restore_always  # the restore command: restoration is the job, not a choice
+        self._by_key = {f.key: f for f in form_fields}
+
+    def __iter__(self) -> Iterator[FormField]:
+        return iter(self.fields)
+
+    def __getitem__(self, key: str) -> FormField:
+        return self._by_key[key]
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._by_key
+
+    def defaults(self) -> dict[str, Any]:
+        return {f.key: f.default for f in self.fields}
+
+    def build(self, values: Mapping[str, Any]) -> SwapOptions:
+        """Options from flat values (missing ones take their defaults). Raises OptionError when a value is out
+        of range, naming it as every front end does."""
+        top: dict[str, Any] = {}
+        restore: dict[str, Any] = {}
+        restore_on = self.restore_always
+        for f in self.fields:
+            value = values.get(f.key, f.default)
+            if f.is_switch:
+                restore_on = restore_on or bool(value)
+            elif f.path[0] == "restore":
+                restore[f.path[1]] = value
+            else:
+                top[f.path[0]] = value
+        if restore_on:
+            top["restore"] = RestoreOptions(**restore)
+        return SwapOptions(**top)
+
+    def values(self, options: SwapOptions, base: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """Flat values of `options`. With restoration off, the restore values come from `base` (what the user
+        last set, so switching it on again brings them back) or their defaults."""
+        out = dict(base) if base is not None else self.defaults()
+        for f in self.fields:
+            if f.is_switch:
+                out[f.key] = options.restore is not None
+            elif f.path[0] == "restore":
+                if options.restore is not None:
+                    out[f.key] = getattr(options.restore, f.path[1])
+                else:
+                    out.setdefault(f.key, f.default)
+            else:
+                out[f.key] = getattr(options, f.path[0])
+        return {f.key: out[f.key] for f in self.fields}
+
+
+def swap_form() -> Form:
+    """Every swap option, the restore options under `restore_...` (swap, video, live, the GUI, the API)."""
+    return Form(tuple(_own_fields(SwapOptions, "", ())))
+
+
+def restore_form() -> Form:
+    """A restore job: the detection choices of a swap and the restore options under their own names."""
+    detection = tuple(f for f in _own_fields(SwapOptions, "", ()) if f.key in ("faces", "det_size", "det_threshold"))
+    return Form(detection + tuple(_own_fields(RestoreOptions, "", ("restore",))), restore_always=True)
+
+
+SWAP_FORM = swap_form()
+RESTORE_FORM = restore_form()

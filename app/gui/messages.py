@@ -1,0 +1,17 @@
+"""How the desktop app words an error: the engine says what is wrong, this adds where in the app to fix it."""
+
+from __future__ import annotations
+
+from app.errors import DLCError, ModelError
+
+MODELS_DIALOG = "Tools \u25b8 Models\u2026"
+
+
+def user_text(exc: BaseException) -> str:
+    """A message for the banner or a photo's status line."""
+    if not isinstance(exc, DLCError):
+        return f"{type(exc).__name__}: {exc}"
+    text = str(exc)
+    if isinstance(exc, ModelError) and exc.fetch is not None:
+        text += f"\nDownload it in {MODELS_DIALOG}."
+    return text
