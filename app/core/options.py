@@ -91,13 +91,14 @@ def check_fields(obj: Any) -> None:
 class RestoreOptions:
     """How a face is restored (GFPGAN v1.4)."""
 
-    strength: float = option(0.5, label="Strength", low=0.0, high=1.0, percent=True, noun="restore strength",
+    strength: float = option(0.5, group="restore", label="Strength", low=0.0, high=1.0, percent=True,
+                             noun="restore strength",
                              help="how much of the restored face replaces the original, 0.0-1.0")
-    denoise: float = option(0.3, label="Denoise", low=0.0, high=1.0, percent=True, api="denoise_level",
-                            help="noise removal before restoring, 0.0-1.0")
-    sharpen: float = option(0.2, label="Sharpen", low=0.0, high=1.0, percent=True, api="sharpen_amount",
-                            help="sharpening after restoring, 0.0-1.0")
-    enhance_details: bool = option(True, label="Enhance details",
+    denoise: float = option(0.3, group="restore", label="Denoise", low=0.0, high=1.0, percent=True,
+                            api="denoise_level", help="noise removal before restoring, 0.0-1.0")
+    sharpen: float = option(0.2, group="restore", label="Sharpen", low=0.0, high=1.0, percent=True,
+                            api="sharpen_amount", help="sharpening after restoring, 0.0-1.0")
+    enhance_details: bool = option(True, group="restore", label="Enhance details",
                                    help="local-contrast detail enhancement (skin texture, eyes, hair)")
 
     def __post_init__(self) -> None:
@@ -214,6 +215,7 @@ class Form:
         restore_on = self.restore_always
         for f in self.fields:
             value = values.get(f.key, f.default)
+            f.check(value)  # also the restore values while restoration is off: a typo is said at once
             if f.is_switch:
                 restore_on = restore_on or bool(value)
             elif f.path[0] == "restore":

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -17,55 +18,18 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QPushButton,
-    QSlider,
     QVBoxLayout,
     QWidget,
 )
 
-from app.core.options import RestoreOptions, SwapOptions
+from app.core.options import SWAP_FORM, SwapOptions
+from app.gui.option_controls import OptionControls
 from app.gui.settings import CameraChoice
 from app.live.cameras import CameraEntry
 
 RESOLUTIONS = ((640, 360), (640, 480), (1280, 720), (1920, 1080))
 FRAME_RATES = (15, 24, 30, 60)
 VIDEO_FILE = "__video_file__"
-
-
-def _slider(low: int, high: int, value: int) -> QSlider:
-    s = QSlider(Qt.Orientation.Horizontal)
-    s.setRange(low, high)
-    s.setValue(value)
-    s.setPageStep(max(1, (high - low) // 10))
-    return s
-
-
-class _ValueSlider(QWidget):
-    """A slider with its value written beside it."""
-
-    def __init__(self, low: int, high: int, value: int, fmt: str, scale: float) -> None:
-        super().__init__()
-        self.slider = _slider(low, high, value)
-        self._fmt, self._scale = fmt, scale
-        self.label = QLabel()
-        self.label.setObjectName("sliderValue")
-        self.label.setMinimumWidth(40)
-        self.label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        layout = QHBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.slider, 1)
-        layout.addWidget(self.label)
-        self.slider.valueChanged.connect(self._show)
-        self._show(value)
-
-    def _show(self, v: int) -> None:
-        self.label.setText(self._fmt.format(v * self._scale))
-
-    @property
-    def value(self) -> float:
-        return self.slider.value() * self._scale
-
-    def set_value(self, value: float) -> None:
-        self.slider.setValue(round(value / self._scale))
 
 
 class ControlsPanel(QWidget):
@@ -112,31 +76,9 @@ class ControlsPanel(QWidget):
         form.addRow(self.start_button)
         layout.addWidget(cam_box)
 
-        # -- swap
-        swap_box = QGroupBox("Swap")
-        form = QFormLayout(swap_box)
-        self.faces = QComboBox()
-        self.faces.addItem("All faces", "all")
-        self.faces.addItem("Largest face", "largest")
-        self.blend = _ValueSlider(0, 100, 80, "{:.0f} %", 1.0)
-        self.face_scale = _ValueSlider(50, 200, 100, "{:.2f}", 0.01)
-        self.color_correction = QCheckBox("Correct colour")
-        self.color_correction.setChecked(True)
-        form.addRow("Faces", self.faces)
-        form.addRow("Blend", self.blend)
-        form.addRow("Scale", self.face_scale)
-        form.addRow("Colour", self.color_correction)
-        layout.addWidget(swap_box)
-
-        # -- restore
-        restore_box = QGroupBox("Restore (GFPGAN)")
-        form = QFormLayout(restore_box)
-        self.restore = QCheckBox("On")
-        self.restore_strength = _ValueSlider(0, 100, 50, "{:.0f} %", 1.0)
-        form.addRow("Restore", self.restore)
-        form.addRow("Strength", self.restore_strength)
-        layout.addWidget(restore_box)
-
+        # -- swap, outputs, restore and detection (the options: one widget per field of the options schema)
+        self.option_controls = OptionControls(SWAP_FORM)
+        self._add_options_group(layout, "swap", "Swap")
         # -- outputs
         out_box = QGroupBox("Output")
         form = QFormLayout(out_box)
@@ -151,6 +93,12 @@ class ControlsPanel(QWidget):
         form.addRow(self.virtual_camera_state)
         form.addRow(self.record, self.record_path)
         layout.addWidget(out_box)
+        self._add_options_group(layout, "restore", "Restore (GFPGAN)")
+        self._add_options_group(layout, "detection", "Detection")
+        self.faces = self.option_controls.combo_box("faces")
+        self.blend = self.option_controls.slider("blend")
+        self.restore = self.option_controls.check_box("restore")
+        self.restore_strength = self.option_controls.slider("restore_strength")
         layout.addStretch(1)
 
         self.camera.activated.connect(self._camera_activated)
@@ -158,18 +106,16 @@ class ControlsPanel(QWidget):
         self.fps.currentIndexChanged.connect(self._camera_settings_changed)
         self.mirror.toggled.connect(self.mirror_changed)
         self.start_button.clicked.connect(self.live_toggled)
-        for combo in (self.faces,):
-            combo.currentIndexChanged.connect(self._emit_options)
-        for vs in (self.blend, self.face_scale, self.restore_strength):
-            vs.slider.valueChanged.connect(self._emit_options)
-        self.color_correction.toggled.connect(self._emit_options)
-        self.restore.toggled.connect(self._emit_options)
-        self.restore.toggled.connect(self.restore_strength.setEnabled)
-        self.restore_strength.setEnabled(False)
+        self.option_controls.changed.connect(self._emit_options)
         self.virtual_camera.toggled.connect(self.virtual_camera_toggled)
         self.record.toggled.connect(self.record_toggled)
         self.record_path.clicked.connect(self.record_path_requested)
         self._building = False
+
+    def _add_options_group(self, layout: QVBoxLayout, group: str, title: str) -> None:
+        box = QGroupBox(title)
+        self.option_controls.add_rows(QFormLayout(box), group)
+        layout.addWidget(box)
 
     # -- cameras ------------------------------------------------------------------------------------------
     def set_cameras(self, cameras: Sequence[CameraEntry], current: str | None = None) -> None:
@@ -248,40 +194,22 @@ class ControlsPanel(QWidget):
 
     # -- options ------------------------------------------------------------------------------------------
     def options(self) -> SwapOptions:
-        restore = RestoreOptions(strength=self.restore_strength.value / 100.0) if self.restore.isChecked() else None
-        return SwapOptions(
-            faces=str(self.faces.currentData()),  # type: ignore[arg-type]
-            blend=self.blend.value / 100.0,
-            color_correction=self.color_correction.isChecked(),
-            face_scale=round(self.face_scale.value, 2),
-            restore=restore,
-        )
+        return self.option_controls.options()
 
-    @property
-    def restore_strength_value(self) -> float:
-        return self.restore_strength.value / 100.0
+    def option_values(self) -> dict[str, Any]:
+        """Every field's value, the restore ones too while restoration is off (the settings keep them)."""
+        return self.option_controls.values()
 
-    def set_options(self, options: SwapOptions, restore_strength: float) -> None:
-        self._building = True
-        try:
-            self.faces.setCurrentIndex(max(0, self.faces.findData(options.faces)))
-            self.blend.set_value(options.blend * 100.0)
-            self.face_scale.set_value(options.face_scale)
-            self.color_correction.setChecked(options.color_correction)
-            self.restore.setChecked(options.restore is not None)
-            strength = options.restore.strength if options.restore is not None else restore_strength
-            self.restore_strength.set_value(strength * 100.0)
-        finally:
-            self._building = False
-        self._emit_options()
+    def show_options(self, values: dict[str, Any]) -> None:
+        """Show stored values; emits options_changed once."""
+        self.option_controls.set_values(values)
 
     def set_restore_preparing(self, preparing: bool) -> None:
         """Say on the checkbox that restoration waits for its model."""
         self.restore.setText("On (preparing\u2026)" if preparing else "On")
 
-    def _emit_options(self) -> None:
-        if not self._building:
-            self.options_changed.emit(self.options())
+    def _emit_options(self, options: SwapOptions) -> None:
+        self.options_changed.emit(options)
 
     # -- live state ---------------------------------------------------------------------------------------
     def set_live(self, state: str) -> None:

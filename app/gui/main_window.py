@@ -138,7 +138,7 @@ class MainWindow(QMainWindow):
         self.controls.set_camera_choice(camera)
         self.controls.set_cameras([], camera.spec)
         # Restore saved as on: the restorer is loaded (and checked) first, as when the user ticks it.
-        self.controls.set_options(self.store.options(), self.store.restore_strength())
+        self.controls.show_options(self.store.option_values())
         self.live.set_options(self.restore_gate.usable(self.controls.options()))
         self.live.record_path = self.store.text("record/path")
         self.controls.set_record_path(self.live.record_path)
@@ -181,7 +181,7 @@ class MainWindow(QMainWindow):
         self.live.start(self.controls.camera_choice())
 
     def _options_changed(self, options: SwapOptions) -> None:
-        self.store.save_options(options, self.controls.restore_strength_value)
+        self.store.save_option_values(self.controls.option_values())
         if options.restore is not None:
             self.restore_gate.prepare()
         self.controls.set_restore_preparing(options.restore is not None and self.restore_gate.preparing)
@@ -302,7 +302,7 @@ class MainWindow(QMainWindow):
         self._closing = True
         self.store.save_geometry(self.saveGeometry())
         self.store.save_camera(self.controls.camera_choice())
-        self.store.save_options(self.options(), self.controls.restore_strength_value)
+        self.store.save_option_values(self.controls.option_values())
         self.store.set_text("photos/folder", self.photos.folder)
         self.store.sync()
         if self.models_dialog is not None:

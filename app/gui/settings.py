@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 from PySide6.QtCore import QByteArray, QSettings
 
-from app.core.options import RestoreOptions, SwapOptions
+from app.core.options import SWAP_FORM, Form, SwapOptions
 from app.errors import OptionError
 
 log = logging.getLogger(__name__)
@@ -49,6 +50,17 @@ def _int(value: object, default: int) -> int:
         return default
 
 
+def _read(kind: str, raw: object, default: Any) -> Any:
+    """A stored value (QSettings gives strings from an INI file) as the field's kind."""
+    if kind == "bool":
+        return _bool(raw, default)
+    if kind == "float":
+        return _float(raw, default)
+    if kind == "int":
+        return _int(raw, default)
+    return str(raw) if raw is not None else default
+
+
 class SettingsStore:
     """Typed reading and writing over one QSettings; unreadable values fall back to defaults."""
 
@@ -59,35 +71,28 @@ class SettingsStore:
         return self.qsettings.value(key)
 
     # -- options ------------------------------------------------------------------------------------------
-    def options(self) -> SwapOptions:
-        d = SwapOptions()
-        try:
-            restore = None
-            if _bool(self._get("options/restore"), False):
-                restore = RestoreOptions(strength=_float(self._get("options/restore_strength"), 0.5))
-            faces = str(self._get("options/faces") or d.faces)
-            return SwapOptions(
-                faces=faces if faces in ("all", "largest") else d.faces,  # type: ignore[arg-type]
-                blend=_float(self._get("options/blend"), d.blend),
-                color_correction=_bool(self._get("options/color_correction"), d.color_correction),
-                face_scale=_float(self._get("options/face_scale"), d.face_scale),
-                restore=restore,
-            )
-        except OptionError as exc:
-            log.warning("stored options ignored: %s", exc)
-            return d
+    def option_values(self, form: Form = SWAP_FORM) -> dict[str, Any]:
+        """The stored value of every field of `form` (its key is the field's settings key); a missing or
+        unreadable one is the field's default."""
+        values: dict[str, Any] = {}
+        for f in form:
+            raw = self._get(f.settings_key)
+            value = _read(f.kind, raw, f.default)
+            try:
+                f.check(value)
+            except OptionError as exc:
+                log.warning("stored option ignored: %s", exc)
+                value = f.default
+            values[f.key] = value
+        return values
 
-    def restore_strength(self) -> float:
-        return min(1.0, max(0.0, _float(self._get("options/restore_strength"), 0.5)))
+    def options(self, form: Form = SWAP_FORM) -> SwapOptions:
+        return form.build(self.option_values(form))
 
-    def save_options(self, options: SwapOptions, restore_strength: float) -> None:
-        s = self.qsettings
-        s.setValue("options/faces", options.faces)
-        s.setValue("options/blend", options.blend)
-        s.setValue("options/color_correction", options.color_correction)
-        s.setValue("options/face_scale", options.face_scale)
-        s.setValue("options/restore", options.restore is not None)
-        s.setValue("options/restore_strength", restore_strength)
+    def save_option_values(self, values: dict[str, Any], form: Form = SWAP_FORM) -> None:
+        for f in form:
+            if f.key in values:
+                self.qsettings.setValue(f.settings_key, values[f.key])
 
     # -- camera -------------------------------------------------------------------------------------------
     def camera(self) -> CameraChoice:
