@@ -117,20 +117,28 @@ def test_closing_the_preview_window_stops_the_session(live_setup, qtbot):
     from app.core.engine import Engine
     from app.core.sessions import ModelSet
     from app.gui.preview_window import open_preview_window, run_preview
-    from app.live.capture import OpenCVSource
+    from app.live.capture import SyntheticCamera
     from app.live.runtime import LiveSession
     from app.live.sinks import CallbackSink
 
     engine = Engine(ModelSet(live_setup["models"], ["CPUExecutionProvider"]))
     window = open_preview_window("test")
-    session = LiveSession(engine, OpenCVSource(str(live_setup["video"])),
-                          face_source=engine.prepare_source(live_setup["frames"][0]),
-                          sinks=[CallbackSink(window.deliver)])
+    frames = live_setup["frames"]
+    session = LiveSession(engine, SyntheticCamera(640, 360, 30.0, make=lambda i: frames[i % len(frames)]),
+                          face_source=engine.prepare_source(frames[0]), sinks=[CallbackSink(window.deliver)])
     session.start()
-    QTimer.singleShot(700, window.close)  # the user closes the window (the clip lasts 1.5 s)
+
+    def close_once_shown() -> None:  # the user closes the window after watching a little
+        if window.preview.frames_shown > 3 and window.stats.text():
+            window.close()
+
+    timer = QTimer()
+    timer.timeout.connect(close_once_shown)
+    timer.start(50)
     try:
-        assert run_preview(session, window, duration=None) == "window closed"
+        assert run_preview(session, window, duration=60.0, on_notice=print) == "window closed"  # no hang
     finally:
+        timer.stop()
         assert session.stop()
     assert window.preview.frames_shown > 3
     assert window.stats.text().startswith("camera")
@@ -141,23 +149,31 @@ def test_the_live_worker_never_loads_the_restorer(live_setup):
     once a front end has loaded it, restoration runs."""
     import time
 
-    from app.core.engine import Engine
+    from app.core.engine import RESTORER_NOT_READY, Engine
     from app.core.options import RestoreOptions, SwapOptions
     from app.core.sessions import ModelSet
-    from app.live.capture import OpenCVSource
+    from app.live.capture import SyntheticCamera
+    from app.live.events import Notice
     from app.live.runtime import LiveSession
 
     engine = Engine(ModelSet(live_setup["models"], ["CPUExecutionProvider"]))
-    session = LiveSession(engine, OpenCVSource(str(live_setup["video"])),
+    frames = live_setup["frames"]
+    camera = SyntheticCamera(640, 360, 30.0, make=lambda i: frames[i % len(frames)])  # endless, like a webcam
+    session = LiveSession(engine, camera,
                           options=SwapOptions(restore=RestoreOptions()),
                           face_source=engine.prepare_source(live_setup["frames"][0]))
     session.start()
     try:
-        time.sleep(0.4)
+        notices: list[str] = []
+        deadline = time.monotonic() + 20.0  # a generous bound: a loaded machine may be slow, never wrong
+        while not notices and time.monotonic() < deadline:
+            notices = [e.text for e in session.events.wait(0.1) if isinstance(e, Notice)]
         assert not engine.restorer_ready()
-        assert any("restoration is not loaded" in w for w in session.warnings)
+        assert notices == [RESTORER_NOT_READY] and "restoration is not loaded" in notices[0]
         engine.prepare_restorer()  # what the GUI does off its UI thread
-        time.sleep(0.5)
+        deadline = time.monotonic() + 20.0
+        while session.stats().stage_ms.get("restore", 0.0) == 0.0 and time.monotonic() < deadline:
+            time.sleep(0.05)
         assert session.stats().stage_ms.get("restore", 0.0) > 0.0
     finally:
         assert session.stop()

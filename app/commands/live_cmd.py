@@ -15,6 +15,7 @@ from app.commands.common import add_engine_options, add_swap_options, model_set_
 from app.core.engine import Engine
 from app.core.image_io import read_image
 from app.live.capture import CaptureSettings, OpenCVSource, parse_camera_spec
+from app.live.events import Ended, Notice, Stats
 from app.live.runtime import LiveSession
 from app.live.sinks import CallbackSink, RecorderSink, Sink, VirtualCameraSink
 
@@ -79,13 +80,11 @@ def run(args: argparse.Namespace) -> int:
     info = session.start()
     print(f"live: {info.description}, {info.width}x{info.height} at {info.fps:.1f} fps "
           f"({'file' if info.is_file else 'camera'}); Ctrl+C to stop", flush=True)
-    for warning in session.warnings:
-        print(f"warning: {warning}", file=sys.stderr)
     try:
         if window is not None:
             from app.gui.preview_window import run_preview
 
-            log.info("preview ended: %s", run_preview(session, window, args.duration))
+            log.info("preview ended: %s", run_preview(session, window, args.duration, _warn))
         else:
             _run_headless(session, args.duration)
     except KeyboardInterrupt:
@@ -103,14 +102,23 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _warn(text: str) -> None:
+    print(f"warning: {text}", file=sys.stderr, flush=True)
+
+
 def _run_headless(session: LiveSession, duration: float | None) -> None:
-    """Until the source ends, the duration passes or Ctrl+C; statistics printed once a second."""
+    """Until the source ends, the duration passes or Ctrl+C: the session's notices as warnings, its statistics
+    once a second."""
     started = time.monotonic()
-    next_stats = started + 1.0
-    while not session.done.wait(0.05):
-        now = time.monotonic()
-        if duration is not None and now - started >= duration:
+    next_stats = started
+    while True:
+        for event in session.events.wait(0.1):
+            if isinstance(event, Notice):
+                _warn(event.text)
+            elif isinstance(event, Stats) and time.monotonic() >= next_stats:
+                print(event.snapshot.format(), flush=True)
+                next_stats = time.monotonic() + 1.0
+            elif isinstance(event, Ended):
+                return
+        if duration is not None and time.monotonic() - started >= duration:
             return
-        if now >= next_stats:
-            print(session.stats().format(), flush=True)
-            next_stats = now + 1.0

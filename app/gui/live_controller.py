@@ -1,5 +1,6 @@
 """Runs one LiveSession for the window: start and stop off the UI thread, the preview fed with the newest
-output frame, statistics polled, options and source handed over as whole objects, sinks switched live."""
+output frame, the session's events (statistics, notices, sink states, its end) turned into signals by one
+adapter, options and source handed over as whole objects, sinks switched live."""
 
 from __future__ import annotations
 
@@ -9,16 +10,18 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtCore import QObject, Signal
 
 from app.core.options import SwapOptions
 from app.core.processor import FaceEngine
 from app.core.types import Frame
+from app.gui.live_events import EventPump
 from app.gui.messages import user_text
 from app.gui.paths import recording_path
 from app.gui.settings import CameraChoice
 from app.gui.tasks import TaskRunner
 from app.live.capture import CaptureSettings, OpenCVSource, parse_camera_spec
+from app.live.events import EventChannel
 from app.live.runtime import LiveSession
 from app.live.sinks import CallbackSink, RecorderSink, Sink, VirtualCameraSink
 from app.live.switch_sink import SwitchableSink
@@ -34,7 +37,7 @@ class LiveController(QObject):
     message = Signal(str, str)  # text, level
     sink_state = Signal(str, str, str)  # sink name ('virtual camera' / 'recorder'), state, detail
 
-    def __init__(self, tasks: TaskRunner, engine: Callable[[], FaceEngine], stats_interval_ms: int = 250,
+    def __init__(self, tasks: TaskRunner, engine: Callable[[], FaceEngine], stats_interval_ms: int = 100,
                  virtual_camera_backend: str | None = None, prepare: Callable[[Frame], Any] | None = None) -> None:
         """`prepare`, when given, runs on the output thread on every frame (the preview's display conversion),
         so that the UI thread only paints."""
@@ -51,15 +54,18 @@ class LiveController(QObject):
         self._pending = False
         self.frames_received = 0
         self.virtual_camera_backend = virtual_camera_backend
-        self.vcam = SwitchableSink("virtual camera", self._make_vcam, self._vcam_state, self._describe_vcam)
+        self.virtual_camera_wanted = False
+        self.recording_wanted = False
         self.record_path = ""  # the chosen file; each recording is named after it (paths.recording_path)
-        self._recording = ""  # the file being recorded to (written on the output thread, read there too)
-        self.recorder = SwitchableSink("recorder", self._make_recorder, self._recorder_state,
-                                       lambda s: str(getattr(s, "path", "")))
-        self._seen_warnings = 0
-        self._timer = QTimer(self)
-        self._timer.setInterval(stats_interval_ms)
-        self._timer.timeout.connect(self._poll)
+        self._recording = ""  # the file being recorded to
+        # The switchable sinks of the running session (made for each session, posting to its channel).
+        self.vcam: SwitchableSink | None = None
+        self.recorder: SwitchableSink | None = None
+        self.events = EventPump(stats_interval_ms, self)
+        self.events.stats.connect(self.stats_updated)
+        self.events.notice.connect(lambda text: self.message.emit(text, "warning"))
+        self.events.sink_state.connect(self._sink_state)
+        self.events.ended.connect(self._ended)
         self.frame_ready.connect(self._take_frame)
         self._capture_source: OpenCVSource | None = None
         self._opening: LiveSession | None = None
@@ -86,7 +92,9 @@ class LiveController(QObject):
             src.settings = CaptureSettings(src.settings.width, src.settings.height, src.settings.fps, mirror)
 
     def set_virtual_camera(self, on: bool) -> None:
-        self.vcam.enabled = on
+        self.virtual_camera_wanted = on
+        if self.vcam is not None:
+            self.vcam.request(on)
         if not on:
             self.sink_state.emit("virtual camera", "off", "")
         elif not self.live:
@@ -95,7 +103,9 @@ class LiveController(QObject):
     def set_recording(self, on: bool, path: str | None = None) -> None:
         if path is not None:
             self.record_path = path
-        self.recorder.enabled = on and bool(self.record_path)
+        self.recording_wanted = on and bool(self.record_path)
+        if self.recorder is not None:
+            self.recorder.request(self.recording_wanted)
         if on and not self.record_path:
             self.message.emit("Choose a file to record to first.", "warning")
             self.sink_state.emit("recorder", "off", "")
@@ -114,8 +124,14 @@ class LiveController(QObject):
             self._set_state("idle")
             return
         source = OpenCVSource(spec, CaptureSettings(camera.width, camera.height, camera.fps, camera.mirror))
-        sinks: list[Sink] = [CallbackSink(self._on_output_frame), self.vcam, self.recorder]
-        session = LiveSession(self._engine(), source, self._options, self._source, sinks=sinks)
+        events = EventChannel()
+        vcam = SwitchableSink("virtual camera", self._make_vcam, events, self._describe_vcam,
+                              wanted=self.virtual_camera_wanted)
+        recorder = SwitchableSink("recorder", self._make_recorder, events, lambda s: str(getattr(s, "path", "")),
+                                  wanted=self.recording_wanted)
+        sinks: list[Sink] = [CallbackSink(self._on_output_frame), vcam, recorder]
+        session = LiveSession(self._engine(), source, self._options, self._source, sinks=sinks, events=events)
+        self.vcam, self.recorder = vcam, recorder
         self._opening = session  # so that closing the window mid-start still stops it
         try:
             info = await self._tasks.run(session.start)
@@ -127,10 +143,11 @@ class LiveController(QObject):
         self._opening = None
         self.session = session
         self._capture_source = source
-        self._seen_warnings = 0
-        session.set_options(self._options)  # a change made while it was opening
+        session.set_options(self._options)  # changes made while it was opening
         session.set_source(self._source)
-        self._timer.start()
+        vcam.request(self.virtual_camera_wanted)
+        recorder.request(self.recording_wanted)
+        self.events.attach(events)
         self._set_state("live")
         self.message.emit(f"Live: {info.description}, {info.width}\u00d7{info.height} at {info.fps:.0f} fps", "info")
 
@@ -172,10 +189,7 @@ class LiveController(QObject):
             self.stop()
 
     def _finish(self, session: LiveSession | None) -> None:
-        self._timer.stop()
-        if session is not None:
-            self._report_warnings(session)
-            self.stats_updated.emit(session.stats())
+        self.events.detach()  # the last statistics and notices, shown
         self.session = None
         self._capture_source = None
         self._set_state("idle")
@@ -203,25 +217,16 @@ class LiveController(QObject):
         if frame is not None:
             self.frame_shown.emit(frame)
 
-    def _poll(self) -> None:
-        session = self.session
-        if session is None:
+    def _ended(self, reason: str, error: BaseException | None) -> None:
+        """The session stopped by itself (an error, the end of a video file): tidy up as a Stop would."""
+        if self.state != "live":
             return
-        self.stats_updated.emit(session.stats())
-        self._report_warnings(session)
-        if session.done.is_set() and self.state == "live":
-            if session.error is not None:
-                self.message.emit(f"Live stopped: {session.error}", "error")
-            elif session.info is not None and session.info.is_file:
-                self.message.emit("The video file has ended.", "info")
-            self._set_state("stopping")
-            self._tasks.spawn(self._stop())
-
-    def _report_warnings(self, session: LiveSession) -> None:
-        new = session.warnings[self._seen_warnings:]
-        self._seen_warnings += len(new)
-        for text in new:
-            self.message.emit(text, "warning")
+        if error is not None:
+            self.message.emit(f"Live stopped: {user_text(error)}", "error")
+        elif reason == "end of input":
+            self.message.emit("The video file has ended.", "info")
+        self._set_state("stopping")
+        self._tasks.spawn(self._stop())
 
     # -- sinks --------------------------------------------------------------------------------------------
     def _make_vcam(self) -> Sink:
@@ -235,14 +240,17 @@ class LiveController(QObject):
         # Each recording is a new file beside the chosen one: a second recording never replaces the first.
         return RecorderSink(recording_path(self.record_path))
 
-    def _vcam_state(self, state: str, detail: str) -> None:
-        self.sink_state.emit("virtual camera", state, detail)  # from the output thread: queued to the UI
-
-    def _recorder_state(self, state: str, detail: str) -> None:
-        if state == "on":
-            self._recording = detail
-        elif self._recording:
-            if state == "off" and Path(self._recording).is_file():
-                self.message.emit(f"Recording saved to {self._recording}", "info")
-            self._recording = ""
-        self.sink_state.emit("recorder", state, detail)
+    def _sink_state(self, name: str, state: str, detail: str) -> None:
+        if state == "unavailable":  # the box is unticked; the sink will not try that request again
+            if name == "recorder":
+                self.recording_wanted = False
+            else:
+                self.virtual_camera_wanted = False
+        if name == "recorder":
+            if state == "on":
+                self._recording = detail
+            elif self._recording:
+                if state == "off" and Path(self._recording).is_file():
+                    self.message.emit(f"Recording saved to {self._recording}", "info")
+                self._recording = ""
+        self.sink_state.emit(name, state, detail)

@@ -222,7 +222,7 @@ class MainWindow(QMainWindow):
             self.stats.clear()
         if state == "idle":
             self.preview.clear("Stopped. Press Start (Space) to go live again")
-        if self.live.vcam.enabled and state == "idle":
+        if self.live.virtual_camera_wanted and state == "idle":
             self.controls.set_virtual_camera_state("armed", "")
 
     def _sink_state(self, name: str, state: str, detail: str) -> None:

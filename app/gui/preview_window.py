@@ -1,7 +1,7 @@
 """The `live` command's preview: a plain window with the swapped picture and its statistics.
 
 The live session runs in its own threads; this window only shows the newest output frame (converted on the
-output thread by the preview widget) and the statistics once a second. It closes on q / Esc, on the window's
+output thread by the preview widget) and the statistics the session posts. It closes on q / Esc, on the window's
 close button, at the end of a file source, after `duration`, or on Ctrl+C in the terminal.
 """
 
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import signal
 import time
+from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import QEventLoop, QObject, Qt, QTimer, Signal
@@ -18,6 +19,7 @@ from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 from app.core.types import Frame
 from app.gui.app import application
 from app.gui.preview import PreviewWidget
+from app.live.events import Ended, Notice, Stats
 from app.live.runtime import LiveSession
 
 
@@ -68,19 +70,28 @@ def open_preview_window(title: str) -> PreviewWindow:
     return PreviewWindow(title)
 
 
-def run_preview(session: LiveSession, window: PreviewWindow, duration: float | None) -> str:
-    """Show `window` until the session ends, the window closes, `duration` passes or Ctrl+C; returns why."""
+def run_preview(session: LiveSession, window: PreviewWindow, duration: float | None,
+                on_notice: Callable[[str], None]) -> str:
+    """Show `window` until the session ends, the window closes, `duration` passes or Ctrl+C; returns why. The
+    session's statistics show under the picture; its notices go to `on_notice`."""
     application()
     reason = ["window closed"]
     started = time.monotonic()
 
     def tick() -> None:
-        if session.done.is_set():
+        ended = False
+        for event in session.events.drain():
+            if isinstance(event, Stats):
+                window.stats.setText(event.snapshot.format())
+            elif isinstance(event, Notice):
+                on_notice(event.text)
+            elif isinstance(event, Ended):
+                ended = True
+        if ended:
             reason[0] = "source ended"
         elif duration is not None and time.monotonic() - started >= duration:
             reason[0] = "duration reached"
         elif not window.closed:
-            window.stats.setText(session.stats().format())
             return
         window.close()
 

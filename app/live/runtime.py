@@ -1,5 +1,8 @@
 """The live session: capture thread -> latest box -> inference worker -> latest box -> output thread -> sinks.
 
+Everything the session has to say (notices, sink states, statistics, its end) goes through its one event
+channel (app/live/events.py), which the front end drains.
+
 Each hand-off holds one frame at most, so a slow worker drops frames (counted) and never builds up delay.
 Scheduled face detection runs on a detector thread beside the worker (app/live/async_detect.py), so no
 output frame waits for it; the tracker brings each late result forward to the frame it is on.
@@ -22,6 +25,7 @@ from app.core.types import Frame
 from app.errors import CameraError, DLCError
 from app.live.async_detect import AsyncDetector
 from app.live.capture import CaptureInfo, CaptureThread, FrameSource
+from app.live.events import Ended, EndReason, EventChannel, SinkState, Stats
 from app.live.latest import LatestBox, Stamped
 from app.live.sinks import Sink, SinkUnavailable
 from app.live.stats import LiveStats, StatsSnapshot
@@ -44,8 +48,12 @@ class LiveSession:
         stall_timeout_s: float = 5.0,
         join_timeout_s: float = 2.0,
         async_detection: bool = True,
+        events: EventChannel | None = None,
+        stats_interval_s: float = 0.25,
     ) -> None:
-        """`async_detection`: scheduled detection on a thread beside the worker (False: inside it)."""
+        """`async_detection`: scheduled detection on a thread beside the worker (False: inside it).
+        `events`: the channel to post to (sinks made for this session may post to it too); a new one if None.
+        `stats_interval_s`: how often statistics are posted."""
         self.engine = engine
         self.source = source
         self._options = options or SwapOptions()
@@ -55,9 +63,12 @@ class LiveSession:
         self.stats_collector = stats or LiveStats()
         self.stall_timeout_s = stall_timeout_s
         self.join_timeout_s = join_timeout_s
+        self.events = events or EventChannel()
+        self.stats_interval_s = stats_interval_s
+        self._stats_due = 0.0
         self.done = threading.Event()
-        self.error: BaseException | None = None
-        self.warnings: list[str] = []
+        self._error: BaseException | None = None
+        self._ended = False  # Ended was posted (guarded by _lock)
         self.info: CaptureInfo | None = None
         self.max_behind = 0  # the most frames that had arrived after the one the worker took (<= 1)
         self._lock = threading.Lock()
@@ -98,7 +109,7 @@ class LiveSession:
         self._capture = CaptureThread(
             self.source,
             self._frames,
-            on_frame=self.stats_collector.record_capture,
+            on_frame=self._on_capture,
             on_end=self._capture_ended,
         )
         self._capture.start()
@@ -135,12 +146,18 @@ class LiveSession:
                     log.warning("%s did not stop within %.1f s", thread.name, bound)
         if not self._output.is_alive():
             self._close_sinks()  # the output thread closes them itself, unless it never started
-        self.done.set()
+        self._end()
         return joined
 
     def wait(self, timeout: float | None = None) -> bool:
         """Wait for the run to end by itself (end of file, error); True when it has."""
         return self.done.wait(timeout)
+
+    @property
+    def error(self) -> BaseException | None:
+        """What stopped the session, once it has stopped by itself (also told by its Ended event)."""
+        with self._lock:
+            return self._error
 
     def stats(self) -> StatsSnapshot:
         return self.stats_collector.snapshot()
@@ -162,10 +179,23 @@ class LiveSession:
     def _drop(self, where: str) -> None:
         self.stats_collector.record_drop(where)
 
+    def _on_capture(self, t: float) -> None:
+        self.stats_collector.record_capture(t)
+        self._post_stats(t)
+
+    def _post_stats(self, now: float) -> None:
+        """Statistics every `stats_interval_s`, from whichever thread gets here first (a frame from the camera, or
+        one out of the worker: a slow worker must not slow the statistics down)."""
+        with self._lock:
+            if now < self._stats_due:
+                return
+            self._stats_due = now + self.stats_interval_s
+        self.events.publish(Stats(self.stats_collector.snapshot(now)))
+
     def _fail(self, error: BaseException) -> None:
         with self._lock:
-            if self.error is None:
-                self.error = error
+            if self._error is None:
+                self._error = error
         if isinstance(error, DLCError):
             log.error("%s", error)
         else:
@@ -215,9 +245,7 @@ class LiveSession:
     def _process(self, item: Stamped[Frame], options: SwapOptions, face_source: Any) -> tuple[Frame, dict[str, float]]:
         result = self.processor.process(item.value, face_source, options, item.captured_at)
         for note in result.notes:
-            if note not in self.warnings:
-                self.warnings.append(note)
-                log.warning("%s", note)
+            self.events.notice_once(note)
         return result.frame, result.timings
 
     def _open_sinks(self, size: tuple[int, int]) -> None:
@@ -227,8 +255,9 @@ class LiveSession:
             try:
                 sink.open(size, fps)
             except SinkUnavailable as exc:
-                self.warnings.append(str(exc))
                 log.warning("%s: %s; going on without it", sink.name, exc)
+                self.events.publish(SinkState(sink.name, "unavailable", str(exc)))
+                self.events.notice_once(str(exc))
                 continue
             except BaseException:
                 for opened in usable:
@@ -262,15 +291,30 @@ class LiveSession:
                     except Exception as exc:
                         message = f"{sink.name} failed ({exc}); going on without it"
                         log.warning("%s", message)
-                        self.warnings.append(message)
+                        self.events.publish(SinkState(sink.name, "unavailable", message))
+                        self.events.notice_once(message)
                         self._sinks.remove(sink)
                         try:
                             sink.close()
                         except Exception:
                             log.exception("closing %s failed", sink.name)
                 self.stats_collector.record_output(item.captured_at)
+                self._post_stats(time.perf_counter())
         except BaseException as exc:
             self._fail(exc)
         finally:
             self._close_sinks()
-            self.done.set()
+            self._end()
+
+    def _end(self) -> None:
+        """Said once, by the output thread as it finishes (or by stop() when it never started)."""
+        with self._lock:
+            if self._ended:
+                return
+            self._ended = True
+            error = self._error
+            reason: EndReason = "error" if error is not None else "stopped" if self._stopping.is_set() else \
+                "end of input"
+        self.events.publish(Stats(self.stats_collector.snapshot()))
+        self.events.publish(Ended(reason, error))
+        self.done.set()  # after the events: whoever waited for it finds them posted

@@ -14,6 +14,7 @@ from pyvirtualcam import camera as pvc_camera  # noqa: E402
 
 from app.core.types import Frame  # noqa: E402
 from app.live.capture import SyntheticCamera  # noqa: E402
+from app.live.events import Ended, Notice, SinkState  # noqa: E402
 from app.live.runtime import LiveSession  # noqa: E402
 from app.live.sinks import CallbackSink, RecorderSink, SinkUnavailable, VirtualCameraSink  # noqa: E402
 from tests.live.fakes import FakeVirtualCamera, SlowEngine  # noqa: E402
@@ -52,8 +53,12 @@ def test_without_a_virtual_camera_the_session_goes_on(no_virtual_camera: None) -
     )
     session.start()
     assert session.wait(3.0) and session.error is None and session.stop()
-    assert len(session.warnings) == 1
-    message = session.warnings[0]
+    events = session.events.drain()
+    notices = [e.text for e in events if isinstance(e, Notice)]
+    states = [e for e in events if isinstance(e, SinkState)]
+    assert len(notices) == 1 and [(e.sink, e.state) for e in states] == [("virtual camera", "unavailable")]
+    assert isinstance(events[-1], Ended) and events[-1].reason == "end of input"
+    message = notices[0]
     assert "no virtual camera" in message and "device not found" in message
     assert any(name in message for name in ("v4l2loopback", "OBS", "Unity Capture"))
     assert len(seen) >= 5  # the preview went on
