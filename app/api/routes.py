@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from typing import Annotated, Any
 
 import onnxruntime as ort
@@ -22,6 +23,7 @@ from app.core.engine import SourceFace
 from app.core.image_io import encode_image
 from app.core.options import RESTORE_FORM, SWAP_FORM, SwapOptions
 from app.core.processor import FrameProcessor
+from app.core.types import Frame
 from app.errors import NoFaceError
 
 API_NAME = "Deep Live Cam API"
@@ -54,6 +56,23 @@ def _source(state: ApiState, upload: Upload, options: SwapOptions) -> tuple[Sour
     return state.sources.get_or_make(
         state.upload_key(upload.data),
         lambda: state.engine.prepare_source(decode(upload, state.settings.max_pixels), options))
+
+
+async def _swap(state: ApiState, source_face: UploadFile, target: tuple[UploadFile, str], options: SwapOptions,
+                encode: Callable[[Frame], bytes], require_face: bool) -> tuple[bytes, int, bool]:
+    """The swap endpoints' work: the encoded result, how many faces were swapped, and whether the source came
+    from the cache. Decoding, the swap and encoding run in the inference pool."""
+    state.require(state.engine.roles_for(options))
+    src, tgt = await _uploads(state, (source_face, "source_face"), target)
+
+    def job() -> tuple[bytes, int, bool]:
+        source, hit = _source(state, src, options)
+        result = FrameProcessor(state.engine).process(decode(tgt, state.settings.max_pixels), source, options)
+        if require_face and not result.faces:
+            raise NoFaceError(f"no face found in {target[1]}")
+        return encode(result.frame), len(result.faces), hit
+
+    return await state.pool.run(job)
 
 
 def _image(data: bytes, media_type: str, started: float, **headers: str) -> Response:
@@ -103,19 +122,8 @@ def build_router(settings: ApiSettings) -> APIRouter:
         options: Annotated[SwapOptions, Depends(swap_options)],
     ) -> Response:
         started = time.perf_counter()
-        state = _state(request)
-        state.require(state.engine.roles_for(options))
-        src, tgt = await _uploads(state, (source_face, "source_face"), (target_image, "target_image"))
-        max_px = state.settings.max_pixels
-
-        def job() -> tuple[bytes, int]:
-            source, _ = _source(state, src, options)
-            result = FrameProcessor(state.engine).process(decode(tgt, max_px), source, options)
-            if not result.faces:
-                raise NoFaceError("no face found in target_image")
-            return encode_image(result.frame, ".png"), len(result.faces)
-
-        data, count = await state.pool.run(job)
+        data, count, _ = await _swap(_state(request), source_face, (target_image, "target_image"), options,
+                                     lambda frame: encode_image(frame, ".png"), require_face=True)
         return _image(data, "image/png", started, **{"X-Faces-Swapped": str(count)})
 
     @api.post("/face-restore", response_class=Response, responses=_png("the image with its faces restored"),
@@ -151,18 +159,9 @@ def build_router(settings: ApiSettings) -> APIRouter:
         options: Annotated[SwapOptions, Depends(swap_options)],
     ) -> Response:
         started = time.perf_counter()
-        state = _state(request)
-        state.require(state.engine.roles_for(options))
-        src, frm = await _uploads(state, (source_face, "source_face"), (frame, "frame"))
-        max_px = state.settings.max_pixels
-
-        def job() -> tuple[bytes, int, bool]:
-            source, hit = _source(state, src, options)
-            # A frame without a face is normal in a stream: it comes back unchanged (X-Faces-Swapped: 0).
-            result = FrameProcessor(state.engine).process(decode(frm, max_px), source, options)
-            return encode_image(result.frame, ".jpg", JPEG_QUALITY), len(result.faces), hit
-
-        data, count, hit = await state.pool.run(job)
+        # A frame without a face is normal in a stream: it comes back unchanged (X-Faces-Swapped: 0).
+        data, count, hit = await _swap(_state(request), source_face, (frame, "frame"), options,
+                                       lambda out: encode_image(out, ".jpg", JPEG_QUALITY), require_face=False)
         return _image(data, "image/jpeg", started,
                       **{"X-Faces-Swapped": str(count), "X-Source-Cache": "hit" if hit else "miss"})
 

@@ -20,6 +20,7 @@ from tests.live.scene import (
     still_then_moving,
     wander,
 )
+from tests.standins import TrackingScene
 
 log = logging.getLogger(__name__)
 
@@ -142,14 +143,12 @@ def test_one_euro_is_time_based_and_vectorised() -> None:
     assert lag_fast < lag_slow / 3
 
 
-standins = pytest.importorskip("tests.standins")
-
-
-def test_with_standin_tracking_detector(standin_tracking: standins.TrackingScene, tmp_path: Path) -> None:
+def test_with_standin_tracking_detector(standin_tracking: TrackingScene, tmp_path: Path) -> None:
     """The ONNX stand-in detector (det_10g-shaped, answers on an 8-px grid) through insightface's SCRFD, on
     640x360 frames panning over t1.jpg at 4 px/frame: tracked points beat raw detections, without lag."""
-    model_zoo = pytest.importorskip("insightface.model_zoo")
     import warnings
+
+    import insightface.model_zoo as model_zoo
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

