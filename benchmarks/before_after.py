@@ -2,7 +2,7 @@
 and the working tree take turns (REV, now, REV, now, ...), so a noisy neighbour on the machine hits both alike.
 Each run writes the benchmark's own JSON; both sides' results go to benchmarks/results/<name>.before_after.json.
 
-    python -m benchmarks.before_after live_loop --base 6346792 [--repeats 2] [-- ARGS for the benchmark]
+    python -m benchmarks.before_after live_loop --base 6346792 [--after REV] [--repeats 2] [-- ARGS]
 
 The faithful models' cache (benchmarks/.cache) is shared with the worktree, so REV does not rebuild them.
 """
@@ -37,6 +37,14 @@ def _run(tree: Path, name: str, extra: list[str]) -> dict[str, Any]:
     return data
 
 
+def _worktree(path: Path, rev: str) -> Path:
+    subprocess.run(["git", "worktree", "add", "--detach", str(path), rev], cwd=ROOT, check=True, capture_output=True)
+    cache = ROOT / "benchmarks" / ".cache"
+    cache.mkdir(exist_ok=True)
+    (path / "benchmarks" / ".cache").symlink_to(cache, target_is_directory=True)
+    return path
+
+
 def _env() -> dict[str, str]:
     import os
 
@@ -47,31 +55,31 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("name", choices=sorted(BENCHMARKS))
     parser.add_argument("--base", required=True, help="the revision before the change")
+    parser.add_argument("--after", help="the revision after the change (default: the working tree as it is)")
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("extra", nargs="*", help="arguments for the benchmark (after --)")
     args = parser.parse_args()
     base = subprocess.run(["git", "rev-parse", "--short", args.base], cwd=ROOT, check=True, capture_output=True,
                           text=True).stdout.strip()
-    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, check=True, capture_output=True,
-                          text=True).stdout.strip()
+    head = subprocess.run(["git", "rev-parse", "--short", args.after or "HEAD"], cwd=ROOT, check=True,
+                          capture_output=True, text=True).stdout.strip()
+    after_label = head if args.after else f"{head} + working tree"
     runs: dict[str, list[dict[str, Any]]] = {"before": [], "after": []}
     with tempfile.TemporaryDirectory(prefix="dlc-before-") as tmp:
-        old = Path(tmp) / "tree"
-        subprocess.run(["git", "worktree", "add", "--detach", str(old), base], cwd=ROOT, check=True,
-                       capture_output=True)
+        trees = {"before": _worktree(Path(tmp) / "before", base)}
+        trees["after"] = _worktree(Path(tmp) / "after", head) if args.after else ROOT
         try:
-            cache = ROOT / "benchmarks" / ".cache"
-            cache.mkdir(exist_ok=True)
-            (old / "benchmarks" / ".cache").symlink_to(cache, target_is_directory=True)
             for i in range(args.repeats):
-                for side, tree in (("before", old), ("after", ROOT)):
-                    print(f"=== {args.name} {side} ({base if side == 'before' else head + ' + working tree'}) "
-                          f"#{i + 1}", flush=True)
+                for side, tree in trees.items():
+                    print(f"=== {args.name} {side} ({base if side == 'before' else after_label}) #{i + 1}",
+                          flush=True)
                     runs[side].append(_run(tree, args.name, args.extra))
         finally:
-            subprocess.run(["git", "worktree", "remove", "--force", str(old)], cwd=ROOT, check=False)
+            for tree in trees.values():
+                if tree != ROOT:
+                    subprocess.run(["git", "worktree", "remove", "--force", str(tree)], cwd=ROOT, check=False)
     out = RESULTS / f"{args.name}.before_after.json"
-    out.write_text(json.dumps({"benchmark": args.name, "before": base, "after": f"{head} + working tree",
+    out.write_text(json.dumps({"benchmark": args.name, "before": base, "after": after_label,
                                "order": "interleaved, before first", "runs": runs}, indent=2) + "\n")
     print(f"wrote {out.relative_to(ROOT)}")
     return 0
