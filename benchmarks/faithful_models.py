@@ -27,6 +27,8 @@ Layer plans (public descriptions of the real networks; totals checked by ``count
   (3,4,2,3) with planes 56,88,88,224, avg-pool down-sampling shortcuts), PAFPN on strides 8/16/32 with 56
   channels, per-stride heads of three 3x3 80-channel convs and 3x3 score/box/keypoint convs, two anchors.
 * w600k_r50: IResNet-50 (insightface arcface_torch ``iresnet50``).
+* 2d106det: MobileNetV1 x0.5 with a stride-1 stem at 192x192 (see ``make_2d106det``); insightface's README
+  names the backbone (MobileNet-0.5, 5 MB), the exact stem is not published.
 """
 
 from __future__ import annotations
@@ -54,6 +56,8 @@ REC_FILE = "buffalo_l/w600k_r50.onnx"
 # The real det_10g.onnx names its nine outputs so (scores, boxes, keypoints; strides 8, 16, 32 each).
 SCRFD_OUTPUT_NAMES = ("448", "471", "494", "451", "474", "497", "454", "477", "500")
 ARCFACE_OUTPUT_NAME = "683"
+LANDMARK_FILE = "buffalo_l/2d106det.onnx"
+LANDMARK_OUTPUT_NAME = "fc1"
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -96,14 +100,14 @@ class _Graph:
         return w
 
     def conv(self, x: str, cin: int, cout: int, k: int, stride: int = 1, pad: int | None = None,
-             bias: bool = True, gain: float = 2.0, out: str | None = None) -> str:
+             bias: bool = True, gain: float = 2.0, out: str | None = None, group: int = 1) -> str:
         pad = k // 2 if pad is None else pad
-        w = self.const(self.weights((cout, cin, k, k), cin * k * k, gain))
+        w = self.const(self.weights((cout, cin // group, k, k), cin // group * k * k, gain))
         ins = [x, w]
         if bias:
             ins.append(self.const(self.rng.uniform(-0.05, 0.05, cout).astype(np.float32), "b"))
         return self.op("Conv", ins, out=out, kernel_shape=[k, k], strides=[stride, stride],
-                       pads=[pad] * 4, dilations=[1, 1], group=1)
+                       pads=[pad] * 4, dilations=[1, 1], group=group)
 
     def gemm(self, x: str, fin: int, fout: int, gain: float = 1.0, out: str | None = None) -> str:
         w = self.const(self.weights((fout, fin), fin, gain))
@@ -301,6 +305,35 @@ def make_w600k_r50(seed: int = 2) -> onnx.ModelProto:
 
 
 # --------------------------------------------------------------------------------------------------------
+# 2d106det (insightface's 106-point landmarks, MobileNet-0.5)
+# --------------------------------------------------------------------------------------------------------
+def make_2d106det(seed: int = 3) -> onnx.ModelProto:
+    """MobileNetV1 at width 0.5 on the 192x192 crop with a stride-1 stem (so the depthwise stages run at
+    192/96/48/24/12 px), global pooling and two linears to the 212 outputs: ~0.44 GMAC, ~1.2M weights
+    (the real file is 5.0 MB). The mxnet-style in-graph normalisation comes first, as in the real file, so
+    insightface's Landmark reads input_mean 0 and input_std 1 (node names starting Sub/Mul)."""
+    g = _Graph(seed)
+    x = g.op("Sub", ["data", g.const(np.array(127.5, np.float32), "mean")])
+    x = g.op("Mul", [x, g.const(np.array(1.0 / 128.0, np.float32), "scale")])
+    x = g.relu(g.conv(x, 3, 16, 3))  # 192x192
+    cin = 16
+    plan = [(1, 32), (2, 64), (1, 64), (2, 128), (1, 128), (2, 256)] + [(1, 256)] * 5 + [(2, 512), (1, 512)]
+    for stride, cout in plan:
+        x = g.relu(g.conv(x, cin, cin, 3, stride, group=cin))  # depthwise
+        x = g.relu(g.conv(x, cin, cout, 1, pad=0))  # pointwise
+        cin = cout
+    x = g.op("GlobalAveragePool", [x])
+    x = g.op("Flatten", [x], axis=1)
+    x = g.relu(g.gemm(x, 512, 512))
+    g.gemm(x, 512, 212, gain=0.01, out=LANDMARK_OUTPUT_NAME)
+    return g.model(
+        "2d106det",
+        [helper.make_tensor_value_info("data", TensorProto.FLOAT, ["None", 3, 192, 192])],
+        [helper.make_tensor_value_info(LANDMARK_OUTPUT_NAME, TensorProto.FLOAT, ["None", 212])],
+    )
+
+
+# --------------------------------------------------------------------------------------------------------
 # Counting
 # --------------------------------------------------------------------------------------------------------
 def count_params(model: onnx.ModelProto, skip: Sequence[str] = ("emap",)) -> int:
@@ -390,6 +423,9 @@ MODELS: dict[str, FaithfulModel] = {
         target_inputs={"input.1": (1, 3, 480, 640)}),
     "w600k_r50": FaithfulModel(
         "w600k_r50", REC_FILE, make_w600k_r50, {"input.1": (1, 3, 112, 112)}, 43.6e6, 6.3e9, "per face"),
+    "2d106det": FaithfulModel(
+        "2d106det", LANDMARK_FILE, make_2d106det, {"data": (1, 3, 192, 192)}, 1.25e6, 0.5e9,
+        "per face (MobileNet-0.5 per insightface's README, 5.0 MB; ~0.5 GMAC at 192x192)"),
 }
 
 
@@ -452,8 +488,12 @@ def build_w600k_r50(cache_dir: Path = CACHE_DIR, force: bool = False) -> Path:
     return build("w600k_r50", cache_dir, force)
 
 
+def build_2d106det(cache_dir: Path = CACHE_DIR, force: bool = False) -> Path:
+    return build("2d106det", cache_dir, force)
+
+
 def build_all(cache_dir: Path = CACHE_DIR, force: bool = False) -> dict[str, Path]:
-    """All three, laid out like a models folder (usable as ``--models-dir benchmarks/.cache``)."""
+    """All of them, laid out like a models folder (usable as ``--models-dir benchmarks/.cache``)."""
     return {key: build(key, cache_dir, force) for key in MODELS}
 
 

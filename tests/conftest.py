@@ -18,7 +18,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 def standin_models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A models folder laid out like the real one, with stand-in files (see tests/standins):
     inswapper_128.onnx, buffalo_l/det_10g.onnx (planted with t1.jpg, astronaut and Tom Hanks at det size 640),
-    buffalo_l/w600k_r50.onnx. Treat it as read-only."""
+    buffalo_l/w600k_r50.onnx, buffalo_l/2d106det.onnx, GFPGANv1.4.onnx. Treat it as read-only."""
     from tests.standins import build_models_dir
 
     return build_models_dir(tmp_path_factory.mktemp("models"))

@@ -23,12 +23,15 @@ INNER_MARGIN = 0.1
 FEATHER_SIGMA = 0.035
 
 
-def feather_mask(size: int) -> npt.NDArray[np.uint8]:
-    """A soft rectangular mask (0..255) for a size x size crop."""
+def feather_mask(size: int, margin: float = INNER_MARGIN, sigma: float = FEATHER_SIGMA) -> npt.NDArray[np.uint8]:
+    """A soft rectangular mask (0..255) for a size x size crop: opaque inside `margin`, blurred by `sigma`
+    (both fractions of the size)."""
     mask = np.zeros((size, size), dtype=np.float32)
-    m = int(round(size * INNER_MARGIN))
+    m = min(max(int(round(size * margin)), 0), size // 2)
     mask[m : size - m, m : size - m] = 1.0
-    blurred = cv2.GaussianBlur(mask, (0, 0), sigmaX=size * FEATHER_SIGMA)
+    if sigma <= 0.0:
+        return np.asarray(mask * 255.0, dtype=np.uint8)
+    blurred = cv2.GaussianBlur(mask, (0, 0), sigmaX=size * sigma)
     return np.asarray(np.clip(blurred * 255.0 + 0.5, 0, 255), dtype=np.uint8)
 
 
@@ -86,12 +89,18 @@ class FacePaster:
         blend: float = 1.0,
         face_scale: float = 1.0,
         colour_reference: Frame | None = None,
+        mask: npt.NDArray[np.uint8] | None = None,
     ) -> Region | None:
         """Blend `crop` (aligned by `matrix`, frame -> crop) into `frame` in place; returns the region touched.
 
-        `colour_reference` is the original aligned crop; when given, the crop's colour is matched to it."""
+        `colour_reference` is the original aligned crop; when given, the crop's colour is matched to it.
+        `mask` is this face's own alpha in crop space (size x size, 0..255; app/core/masks.py makes them);
+        None: the feathered box."""
         size = crop.shape[0]
-        mask = self.mask if size == self.crop_size else feather_mask(size)
+        if mask is None:
+            mask = self.mask if size == self.crop_size else feather_mask(size)
+        elif mask.shape != (size, size) or mask.dtype != np.uint8:
+            raise ValueError(f"a paste mask must be {size}x{size} uint8, got {mask.shape} {mask.dtype}")
         inv = scaled_inverse(matrix, size, face_scale)
         region = crop_region(inv, size, frame.shape)
         if region is None or blend <= 0.0:

@@ -23,18 +23,25 @@ def source_latent(swapper: Any, embedding: Embedding) -> Latent:
     return latent.astype(np.float32)
 
 
-def alignment_matrix(points: Points, size: int) -> Matrix:
-    """insightface's estimate_norm: the similarity (Umeyama) fit of the five points onto ArcFace's template,
-    scaled for 112- or 128-based crop sizes. (Re-stated here because the library's version calls a
-    scikit-image method that is deprecated and warns on every process.)"""
+def template_points(size: int) -> npt.NDArray[np.float64]:
+    """Where alignment puts the five points in a size x size crop: ArcFace's template, scaled for 112- or
+    128-based crop sizes (insightface's estimate_norm)."""
     if size % 112 == 0:
         ratio, shift_x = size / 112.0, 0.0
     else:
         ratio = size / 128.0
         shift_x = 8.0 * ratio
-    dst = face_align.arcface_dst * ratio
+    dst = face_align.arcface_dst * ratio  # in float32, as insightface computes it
     dst[:, 0] += shift_x
-    tform = transform.SimilarityTransform.from_estimate(points.astype(np.float64), dst.astype(np.float64))
+    return np.asarray(dst, dtype=np.float64)
+
+
+def alignment_matrix(points: Points, size: int) -> Matrix:
+    """insightface's estimate_norm: the similarity (Umeyama) fit of the five points onto ArcFace's template,
+    scaled for 112- or 128-based crop sizes. (Re-stated here because the library's version calls a
+    scikit-image method that is deprecated and warns on every process.)"""
+    dst = template_points(size)
+    tform = transform.SimilarityTransform.from_estimate(points.astype(np.float64), dst)
     if not tform:
         raise ValueError("degenerate face points")
     return np.asarray(tform.params[0:2, :], dtype=np.float64)

@@ -264,6 +264,12 @@ class Tracker:
         """Ids of the faces visible now, in the order update() returned them (with faces='all')."""
         return [t.id for t in self._tracks if t.visible]
 
+    def tracked(self) -> list[tuple[int, Face]]:
+        """(track id, face) for every face visible after the last update(), whatever its `faces` chose: a
+        per-person source needs every face with the id that stays with its person."""
+        return [(t.id, t.face.with_points(t.out.astype(np.float32)))
+                for t in self._tracks if t.visible and t.out is not None]
+
     def _track_flow(self, gray: Gray) -> bool:
         """Move visible tracks by optical flow; True when one of them was lost."""
         if self._prev is None or self._prev.shape != gray.shape:

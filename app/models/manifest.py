@@ -117,7 +117,9 @@ _BUFFALO_MEMBER_PROVENANCE = (
 )
 
 
-def _buffalo(key: str, member: str, purpose: str, size: int, sha256: str, *, required: bool) -> ModelFile:
+def _buffalo(
+    key: str, member: str, purpose: str, size: int, sha256: str, *, required: bool, default_download: bool = False
+) -> ModelFile:
     return ModelFile(
         key,
         f"buffalo_l/{member}",
@@ -133,6 +135,7 @@ def _buffalo(key: str, member: str, purpose: str, size: int, sha256: str, *, req
         urls=(_DLC_HF + f"buffalo_l/buffalo_l/{member}",),
         archive=BUFFALO_L,
         member=member,
+        default_download=default_download,
     )
 
 
@@ -180,6 +183,16 @@ RECOGNIZER = _buffalo(
     "4c06341c33c2ca1f86781dab0e829f88ad5b64be9fba56e56bc9ebdefc619e43",
     required=True,
 )
+# Optional for a plain swap, fetched by default: the mouth mask and the face-outline mask need it (5 MB).
+LANDMARK_2D = _buffalo(
+    "landmark-2d106",
+    "2d106det.onnx",
+    "2D 106-point landmarks (mouth mask, face-outline mask)",
+    5_030_888,
+    "f001b856447c413801ef5c42091ed0cd516fcd21f2d6b79635b1e733a7109dbf",
+    required=False,
+    default_download=True,
+)
 # The rest of buffalo_l: unused by the engine, listed so insightface's own FaceAnalysis can be fed if wanted.
 LANDMARK_3D = _buffalo(
     "landmark-3d68",
@@ -187,14 +200,6 @@ LANDMARK_3D = _buffalo(
     "3D 68-point landmarks (insightface only; not used by the engine)",
     143_607_619,
     "df5c06b8a0c12e422b2ed8947b8869faa4105387f199c477af038aa01f9a45cc",
-    required=False,
-)
-LANDMARK_2D = _buffalo(
-    "landmark-2d106",
-    "2d106det.onnx",
-    "2D 106-point landmarks (insightface only; not used by the engine)",
-    5_030_888,
-    "f001b856447c413801ef5c42091ed0cd516fcd21f2d6b79635b1e733a7109dbf",
     required=False,
 )
 GENDERAGE = _buffalo(
@@ -254,10 +259,10 @@ MODEL_FILES: tuple[ModelFile, ...] = (
     INSWAPPER,
     DETECTOR,
     RECOGNIZER,
+    LANDMARK_2D,
     RESTORER_PTH,
     RESTORER_ONNX,
     LANDMARK_3D,
-    LANDMARK_2D,
     GENDERAGE,
 )
 

@@ -11,6 +11,7 @@ import pytest
 from app.models.manifest import (
     DETECTOR,
     INSWAPPER,
+    LANDMARK_2D,
     MODEL_FILES,
     RECOGNIZER,
     RESTORER_ONNX,
@@ -66,17 +67,27 @@ def test_onnx_export_has_no_source_and_no_trusted_hash() -> None:
     assert not RESTORER_ONNX.hash_confirmed and RESTORER_ONNX.trusted_sha256 is None
 
 
-def test_default_download_is_swap_plus_gfpgan() -> None:
-    assert default_downloads(can_convert=True) == (INSWAPPER, DETECTOR, RECOGNIZER, RESTORER_PTH)
-    assert default_downloads(can_convert=False) == (INSWAPPER, DETECTOR, RECOGNIZER)  # the packaged app
+def test_default_download_is_swap_plus_landmarks_plus_gfpgan() -> None:
+    assert default_downloads(can_convert=True) == (INSWAPPER, DETECTOR, RECOGNIZER, LANDMARK_2D, RESTORER_PTH)
+    # the packaged app: no .pth (it cannot convert one), the masks' landmarks still
+    assert default_downloads(can_convert=False) == (INSWAPPER, DETECTOR, RECOGNIZER, LANDMARK_2D)
+
+
+def test_landmarks_for_masks_are_a_hash_checked_default_from_buffalo_l() -> None:
+    assert LANDMARK_2D.relpath == "buffalo_l/2d106det.onnx" and not LANDMARK_2D.required
+    assert LANDMARK_2D.need == "default" and LANDMARK_2D.fetched_by_default
+    assert LANDMARK_2D.hash_confirmed and LANDMARK_2D.trusted_sha256 == LANDMARK_2D.sha256
+    assert LANDMARK_2D.size == 5_030_888 and LANDMARK_2D.archive is DETECTOR.archive
+    assert LANDMARK_2D.member == "2d106det.onnx" and "mask" in LANDMARK_2D.purpose
 
 
 def test_lookup_by_key_file_path_and_archive() -> None:
     assert lookup("inswapper") == (INSWAPPER,)
     assert lookup("inswapper_128.onnx") == (INSWAPPER,)
     assert lookup("buffalo_l/w600k_r50.onnx") == (RECOGNIZER,)
-    assert lookup("buffalo_l") == (DETECTOR, RECOGNIZER)
-    assert lookup("buffalo_l.zip") == (DETECTOR, RECOGNIZER)
+    assert lookup("buffalo_l") == (DETECTOR, RECOGNIZER, LANDMARK_2D)
+    assert lookup("buffalo_l.zip") == (DETECTOR, RECOGNIZER, LANDMARK_2D)
+    assert lookup("landmark-2d106") == lookup("2d106det.onnx") == (LANDMARK_2D,)
     assert lookup("nope") == ()
 
 

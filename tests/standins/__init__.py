@@ -8,6 +8,8 @@ See /work/shared/DESIGN.md, "Working without real weights". Builders write a fil
   exactly the planted faces for known images and nothing for anything else.
 - `build_tracking_detector(path, image, faces, det_size=(640, 640))`: det_10g.onnx that follows content.
 - `build_restorer(path)`: GFPGANv1.4.onnx (darkened, cooled face in the real export's [-1,1] contract).
+- `build_landmarker(path)`: buffalo_l/2d106det.onnx (a fixed 106-point layout in the crop, shifted a little by
+  the crop's brightness centroid; `landmark.expected_landmarks` says where the points land).
 - `build_models_dir(root)`: a models folder laid out like the real one (used by the `standin_models_dir`
   fixture in tests/conftest.py).
 - `build_tracking_scene(path)`: 640x360 "video" frames panning over t1.jpg plus a tracking detector for them
@@ -33,6 +35,7 @@ from tests.standins.detector import (
     letterbox_blob,
 )
 from tests.standins.inswapper import build_inswapper, emap_for
+from tests.standins.landmark import build_landmarker
 from tests.standins.photos import Scene, TruthFace
 from tests.standins.recognizer import build_recognizer
 from tests.standins.restorer import build_restorer
@@ -42,6 +45,7 @@ __all__ = [
     "Scene",
     "TruthFace",
     "build_inswapper",
+    "build_landmarker",
     "build_models_dir",
     "build_planted_detector",
     "build_recognizer",
@@ -58,12 +62,14 @@ __all__ = [
 
 def build_models_dir(root: str | Path, det_size: tuple[int, int] = (640, 640)) -> Path:
     """Build `<root>/inswapper_128.onnx`, `<root>/buffalo_l/det_10g.onnx` (planted with t1.jpg, astronaut and
-    Tom Hanks at det_size) and `<root>/buffalo_l/w600k_r50.onnx`; return root."""
+    Tom Hanks at det_size), `<root>/buffalo_l/w600k_r50.onnx`, `<root>/buffalo_l/2d106det.onnx` and
+    `<root>/GFPGANv1.4.onnx`; return root."""
     root = Path(root)
     build_inswapper(root / "inswapper_128.onnx")
     scenes = [(s.image, s.faces) for s in photos.all_scenes()]
     build_planted_detector(root / "buffalo_l" / "det_10g.onnx", scenes, det_size=det_size)
     build_recognizer(root / "buffalo_l" / "w600k_r50.onnx")
+    build_landmarker(root / "buffalo_l" / "2d106det.onnx")
     build_restorer(root / "GFPGANv1.4.onnx")
     return root
 
