@@ -35,8 +35,9 @@ import cv2
 import numpy as np
 
 from app.core.analysis import largest_face
+from app.core.options import SwapOptions
 from app.core.swap import align_crop, alignment_matrix
-from app.core.types import Embedding, Face, Frame, Points, SwapOptions
+from app.core.types import Embedding, Face, Frame, Points
 from app.errors import NoFaceError
 
 if TYPE_CHECKING:

@@ -66,8 +66,7 @@ def missing_landmark_message(models_dir: Path) -> str | None:
     size = manifest.human_size(manifest.LANDMARK_2D.size)
     return (
         f"the mouth mask and the face-outline mask need {manifest.LANDMARK_2D.relpath} ({size}), which is "
-        f"missing from {models_dir}; {manifest.download_hint(manifest.LANDMARK_2D.key)}. "
-        "Swapping goes on without them."
+        f"missing from {models_dir}. Swapping goes on without them."
     )
 
 
@@ -75,7 +74,7 @@ def check_landmark_model_present(models_dir: Path) -> None:
     """Raise LandmarkModelMissing (a ModelError) naming the file and the command that fetches it."""
     message = missing_landmark_message(models_dir)
     if message is not None:
-        raise LandmarkModelMissing(message)
+        raise LandmarkModelMissing(message, fetch=(manifest.LANDMARK_2D.key,))
 
 
 def check_landmarker(model: Any) -> None:
@@ -85,7 +84,7 @@ def check_landmarker(model: Any) -> None:
         raise ModelError(
             f"{getattr(model, 'model_file', 'the landmark model')} is not insightface's 2D 106-point model "
             f"(it gives {getattr(model, 'lmk_num', '?')} points in {getattr(model, 'lmk_dim', '?')}D); "
-            f"replace it: {manifest.download_hint(manifest.LANDMARK_2D.key)}"
+            "replace it with the right file", fetch=(manifest.LANDMARK_2D.key,)
         )
 
 

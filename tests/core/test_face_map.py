@@ -13,9 +13,10 @@ from insightface.model_zoo import get_model
 from app.core.analysis import detect_faces
 from app.core.engine import Engine
 from app.core.face_map import MATCH_THRESHOLD, FaceMap, TrackRecognizer, person_from_photo
+from app.core.options import SwapOptions
 from app.core.sessions import ModelSet
 from app.core.tracker import Tracker, TrackerConfig
-from app.core.types import Embedding, Face, Frame, SwapOptions
+from app.core.types import Embedding, Face, Frame
 from app.errors import NoFaceError
 from tests.standins import TrackingScene, photos
 

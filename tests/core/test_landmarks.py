@@ -118,12 +118,12 @@ def test_a_68_point_3d_model_is_refused(tmp_path: Path) -> None:
 def test_missing_model_says_what_to_download(tmp_path: Path, standin_models_dir: Path) -> None:
     message = lm.missing_landmark_message(tmp_path)
     assert message is not None
-    for text in ("buffalo_l/2d106det.onnx", "5.0 MB", "deep-live-cam models download landmark-2d106",
-                 "goes on without"):
+    for text in ("buffalo_l/2d106det.onnx", "5.0 MB", "goes on without"):
         assert text in message
     with pytest.raises(lm.LandmarkModelMissing) as err:
         lm.check_landmark_model_present(tmp_path)
     assert isinstance(err.value, ModelError) and str(err.value) == message
+    assert err.value.fetch == ("landmark-2d106",)  # each front end words how to fetch it
     assert lm.missing_landmark_message(standin_models_dir) is None
     lm.check_landmark_model_present(standin_models_dir)
 

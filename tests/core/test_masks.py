@@ -15,10 +15,11 @@ from app.core import masks
 from app.core.engine import Engine, SourceFace
 from app.core.landmarks import CONTOUR, LIPS_OUTER, MOUTH_CORNERS, Landmarks, landmarks_106, to_crop
 from app.core.masks import FaceMaskSpec, MaskMaker, MouthMaskSpec
+from app.core.options import SwapOptions
 from app.core.paste import FacePaster, crop_region, feather_mask, scaled_inverse
 from app.core.sessions import ModelSet
 from app.core.swap import align_crop, swap_crop, template_points
-from app.core.types import Face, Frame, SwapOptions
+from app.core.types import Face, Frame
 from app.errors import OptionError
 from tests.standins import landmark as standin
 from tests.standins import photos
