@@ -135,6 +135,8 @@ def quantize(source: SourceModel, dst: Path, feeds: Sequence[Feed], progress: Pr
 
     if not feeds:
         raise ValueError("no calibration samples")
+    if progress is not None and not progress("preparing the graph", 0, 1):
+        raise Cancelled("cancelled while preparing the graph")
     model, keep_float = prepare(source)
     with _quiet_quantiser():
         quantize_static(
@@ -151,8 +153,9 @@ def quantize(source: SourceModel, dst: Path, feeds: Sequence[Feed], progress: Pr
             calibration_providers=["CPUExecutionProvider"],
             extra_options={"CalibTensorRangeSymmetric": False, "CalibStridedMinMax": 1},
         )
-    if progress is not None:
-        progress("calibrating", len(feeds), len(feeds))
+    if progress is not None and not (progress("calibrating", len(feeds), len(feeds))
+                                     and progress("writing the int8 model", 0, 1)):
+        raise Cancelled("cancelled before writing the int8 model")
     quantized = onnx.load(str(dst))
     kept = [t for t in quantized.graph.initializer if t.name != source.emap_name]
     del quantized.graph.initializer[:]
