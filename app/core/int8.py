@@ -29,7 +29,7 @@ from typing import Any, Literal
 
 from app.core.atomic import temp_beside, write_bytes_atomically
 from app.core.int8_report import DEFAULT_MIN_PSNR_DB, OPTIMIZE_COMMAND, Int8Report, Progress
-from app.errors import Cancelled, ModelError
+from app.errors import Cancelled, ModelError, OutputError
 from app.models import manifest
 from app.models.status import HashCancelled, sha256_file
 
@@ -167,6 +167,8 @@ def build_int8_swapper(
     NoFaceError (a photo without a face), OutputError (the models folder is not writable), Cancelled.
     """
     # The heavy parts (onnx, the quantiser, the face models) load only when a build is asked for.
+    import onnxruntime as ort
+
     from app.core.int8_calibration import collect_faces, read_photos, split
     from app.core.int8_quantize import compare, load_source, quantize
     from app.core.sessions import ModelSet, missing_files_message
@@ -194,8 +196,6 @@ def build_int8_swapper(
         quantize(loaded, tmp, faces.calibration, progress)
         del loaded
         quality = compare(source, tmp, faces.held_out, progress)
-        import onnxruntime as ort
-
         report = Int8Report(
             model=dst.name,
             source=source.name,
@@ -214,6 +214,8 @@ def build_int8_swapper(
         )
         report_path(dst).unlink(missing_ok=True)  # the old report must not vouch for the new file
         os.replace(tmp, dst)
+    except OSError as exc:  # a full disk while the quantiser writes, mostly
+        raise OutputError(f"cannot write the int8 swapper {dst}: {exc.strerror or exc}") from exc
     finally:
         tmp.unlink(missing_ok=True)
     _write_report(report_path(dst), report)

@@ -32,7 +32,7 @@ from onnx import numpy_helper, version_converter
 
 from app.core.int8_calibration import Feed
 from app.core.int8_report import Progress, Quality
-from app.errors import Cancelled, ModelError
+from app.errors import Cancelled, DLCError, ModelError
 
 log = logging.getLogger(__name__)
 
@@ -138,21 +138,28 @@ def quantize(source: SourceModel, dst: Path, feeds: Sequence[Feed], progress: Pr
     if progress is not None and not progress("preparing the graph", 0, 1):
         raise Cancelled("cancelled while preparing the graph")
     model, keep_float = prepare(source)
-    with _quiet_quantiser():
-        quantize_static(
-            model,
-            str(dst),
-            _Reader(feeds, progress),  # onnxruntime checks for get_next, not for its base class
-            quant_format=QuantFormat.QDQ,
-            op_types_to_quantize=list(QUANTIZED_OPS),
-            per_channel=True,
-            activation_type=QuantType.QUInt8,
-            weight_type=QuantType.QInt8,
-            nodes_to_exclude=keep_float,
-            calibrate_method=CalibrationMethod.MinMax,
-            calibration_providers=["CPUExecutionProvider"],
-            extra_options={"CalibTensorRangeSymmetric": False, "CalibStridedMinMax": 1},
-        )
+    try:
+        with _quiet_quantiser():
+            quantize_static(
+                model,
+                str(dst),
+                _Reader(feeds, progress),  # onnxruntime checks for get_next, not for its base class
+                quant_format=QuantFormat.QDQ,
+                op_types_to_quantize=list(QUANTIZED_OPS),
+                per_channel=True,
+                activation_type=QuantType.QUInt8,
+                weight_type=QuantType.QInt8,
+                nodes_to_exclude=keep_float,
+                calibrate_method=CalibrationMethod.MinMax,
+                calibration_providers=["CPUExecutionProvider"],
+                extra_options={"CalibTensorRangeSymmetric": False, "CalibStridedMinMax": 1},
+            )
+    except (DLCError, OSError):
+        raise
+    except Exception as exc:  # the quantiser raises ValueError, RuntimeError, ... for a graph it cannot handle
+        raise ModelError(
+            f"onnxruntime could not quantise this inswapper_128 graph ({type(exc).__name__}: {exc})"
+        ) from exc
     if progress is not None and not (progress("calibrating", len(feeds), len(feeds))
                                      and progress("writing the int8 model", 0, 1)):
         raise Cancelled("cancelled before writing the int8 model")

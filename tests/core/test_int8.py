@@ -95,9 +95,16 @@ def test_conv_standin_is_quantised_for_real_and_its_report_is_measured(int8_mode
 
 
 def test_tiny_standin_is_quantised_too(int8_models_dir: Path) -> None:
-    """The element-wise stand-in: its MatMul is quantised; nearly exact, and the emap still comes last."""
+    """The element-wise stand-in: its MatMul is quantised; nearly exact, and the emap still comes last.
+    (Also: hidden temporary files of killed builds are removed once they are old, never a fresh one.)"""
     build_inswapper(int8_models_dir / SOURCE)
+    old = int8_models_dir / ".inswapper_128.0123456789ab.int8.onnx.deadbeef.part"
+    fresh = int8_models_dir / ".inswapper_128.0123456789ab.int8.onnx.cafef00d.part"
+    for leftover in (old, fresh):
+        leftover.write_bytes(b"half a model")
+    os.utime(old, (1e9, 1e9))
     report = build_int8_swapper(int8_models_dir)
+    assert not old.exists() and fresh.exists()
     model = onnx.load(str(int8_models_dir / report.model))
     assert "DequantizeLinear" in [n.op_type for n in model.graph.node]
     assert model.graph.initializer[-1].name == "emap"
