@@ -49,7 +49,6 @@ OPSET = 17
 CACHE_DIR = Path(__file__).resolve().parent / ".cache"
 
 INSWAPPER_FILE = "inswapper_128.onnx"
-INSWAPPER_INT8_FILE = "inswapper_128.int8.onnx"
 DET_FILE = "buffalo_l/det_10g.onnx"
 REC_FILE = "buffalo_l/w600k_r50.onnx"
 
@@ -498,112 +497,53 @@ def build_all(cache_dir: Path = CACHE_DIR, force: bool = False) -> dict[str, Pat
 
 
 # --------------------------------------------------------------------------------------------------------
-# Static int8 quantisation of the inswapper
+# Static int8 quantisation of the inswapper: the app's own build (app/core/int8.py), on the faithful model
 # --------------------------------------------------------------------------------------------------------
-def _calibration_faces(n: int) -> list[np.ndarray]:
-    """RGB float [1,3,128,128] blobs in [0,1]: real face photos shipped in insightface's wheel, cropped."""
-    import cv2
-    import insightface
-
-    data = Path(insightface.__file__).resolve().parent / "data" / "images"
-    crops: list[np.ndarray] = []
-    hanks = cv2.imread(str(data / "Tom_Hanks_54745.png"))
-    if hanks is not None:
-        crops.append(cv2.resize(hanks, (128, 128), interpolation=cv2.INTER_LINEAR))
-        crops.append(cv2.flip(crops[-1], 1))
-    group = cv2.imread(str(data / "t1.jpg"))
-    rng = np.random.default_rng(7)
-    while len(crops) < n:
-        if group is None:
-            crops.append(rng.integers(0, 256, (128, 128, 3), dtype=np.uint8))
-            continue
-        h, w = group.shape[:2]
-        side = int(rng.integers(min(h, w) // 6, min(h, w) // 2))
-        y, x = int(rng.integers(0, h - side)), int(rng.integers(0, w - side))
-        crops.append(cv2.resize(group[y:y + side, x:x + side], (128, 128)))
-    return [np.ascontiguousarray(c[:, :, ::-1].transpose(2, 0, 1)[None].astype(np.float32) / 255.0)
-            for c in crops[:n]]
+INT8_DIR = "int8"  # under the cache: a models folder the app's int8 build runs in
 
 
-def quantize_inswapper_int8(src: str | os.PathLike[str], dst: str | os.PathLike[str],
-                            calibration_size: int = 8) -> Path:
-    """Static int8 QDQ build of an inswapper_128 file: uint8 activations, per-channel int8 weights,
-    MinMax-calibrated on face crops with emap-mapped random source latents (as INSwapper.get feeds it).
+def int8_models_dir(cache_dir: Path = CACHE_DIR) -> Path:
+    """A models folder for the app's int8 build of the faithful inswapper: the faithful file (a link) with the
+    stand-in detector and recognizer of tests/standins, which find the faces in the shipped photos (the
+    faithful ones have random weights and find none). Calibration and the quality check then run exactly the
+    app's code path: shipped photos, SCRFD points, 128 alignment, ArcFace latents through the emap."""
+    from tests.standins import build_planted_detector, build_recognizer, photos
 
-    The quantiser drops the emap initializer the graph never reads; it is put back LAST, where
-    insightface's INSwapper looks for it.
-    """
-    import tempfile
-
-    from onnxruntime.quantization import (
-        CalibrationDataReader,
-        CalibrationMethod,
-        QuantFormat,
-        QuantType,
-        quantize_static,
-    )
-
-    src, dst = Path(src), Path(dst)
-    model = onnx.load(str(src))
-    emap_t = model.graph.initializer[-1]
-    emap = numpy_helper.to_array(emap_t)
-    # InstanceNormalization stays float (its rank-1 scale has no per-channel axis to quantise along).
-    keep_float = [n.name for n in model.graph.node if n.op_type == "InstanceNormalization"]
-    del model
-
-    rng = np.random.default_rng(11)
-    feeds = []
-    for face in _calibration_faces(calibration_size):
-        latent = rng.standard_normal((1, 512)).astype(np.float32)
-        latent = latent @ emap
-        latent /= np.linalg.norm(latent)
-        feeds.append({"target": face, "source": latent.astype(np.float32)})
-
-    class Reader(CalibrationDataReader):
-        def __init__(self) -> None:
-            self._it = iter(feeds)
-
-        def get_next(self) -> dict[str, np.ndarray] | None:
-            return next(self._it, None)
-
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=dst.parent) as tmpdir:
-        tmp = Path(tmpdir) / "q.onnx"
-        quantize_static(
-            str(src), str(tmp), Reader(),
-            quant_format=QuantFormat.QDQ,
-            activation_type=QuantType.QUInt8,
-            weight_type=QuantType.QInt8,
-            per_channel=True,
-            calibrate_method=CalibrationMethod.MinMax,
-            nodes_to_exclude=keep_float,
-            extra_options={"CalibTensorRangeSymmetric": False},
-        )
-        q = onnx.load(str(tmp))
-        kept = [t for t in q.graph.initializer if t.name != emap_t.name]
-        del q.graph.initializer[:]
-        q.graph.initializer.extend(kept)
-        q.graph.initializer.append(numpy_helper.from_array(emap, emap_t.name))
-        _save_atomic(q, dst)
-    return dst
+    folder = cache_dir / INT8_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    src = build_inswapper(cache_dir)
+    link = folder / INSWAPPER_FILE
+    if not link.is_symlink() or link.resolve() != src.resolve():
+        link.unlink(missing_ok=True)
+        link.symlink_to(src.resolve())
+    det, rec = folder / DET_FILE, folder / REC_FILE
+    if not det.is_file():
+        build_planted_detector(det, [(sc.image, sc.faces) for sc in photos.all_scenes()])
+    if not rec.is_file():
+        build_recognizer(rec)
+    return folder
 
 
 def build_inswapper_int8(cache_dir: Path = CACHE_DIR, force: bool = False) -> Path:
-    """Cached int8 build of the faithful inswapper (``benchmarks/.cache/inswapper_128.int8.onnx``)."""
-    src = build_inswapper(cache_dir)
-    dst = cache_dir / INSWAPPER_INT8_FILE
-    side = _sidecar(dst)
-    want = {"version": BUILDER_VERSION, "source": json.loads(_sidecar(src).read_text()),
-            "source_bytes": src.stat().st_size}
-    if not force and dst.exists() and side.exists():
-        try:
-            if json.loads(side.read_text()) == want:
-                return dst
-        except ValueError:
-            pass
-    quantize_inswapper_int8(src, dst)
-    side.write_text(json.dumps(want, indent=2))
-    return dst
+    """The app's int8 build of the faithful inswapper (built once per faithful file; kept whatever its quality,
+    since benchmarks time it either way: see its report beside it)."""
+    from app.core.int8 import build_int8_swapper, int8_status
+
+    folder = int8_models_dir(cache_dir)
+    status = int8_status(folder)
+    if not force and status.path is not None and status.state in ("ready", "rejected"):
+        return status.path
+    return folder / build_int8_swapper(folder).model
+
+
+def sample_face() -> np.ndarray:
+    """A real face as the swapper's `target` blob (insightface's aligned Tom Hanks crop at 128x128)."""
+    import cv2
+
+    from app.core.int8_calibration import blob_from_crop, shipped_photos
+
+    hanks = next(p for p in shipped_photos() if p.name == "Tom_Hanks_54745.png")
+    return blob_from_crop(cv2.resize(cv2.imread(str(hanks)), (128, 128), interpolation=cv2.INTER_LINEAR))
 
 
 if __name__ == "__main__":

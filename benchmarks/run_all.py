@@ -13,6 +13,7 @@ import time
 BENCHMARKS = {
     "paste": ["-m", "benchmarks.bench_paste"],
     "models": ["-m", "benchmarks.bench_models"],
+    "int8": ["-m", "benchmarks.bench_int8"],
     "restore_models": ["-m", "benchmarks.bench_restore_models"],
     "swap": ["-m", "benchmarks.bench_swap"],
     "live_handoff": ["-m", "benchmarks.bench_live_handoff"],

@@ -72,3 +72,26 @@ def photo_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     paths["text"] = root / "notes.jpg"
     paths["text"].write_text("this is not an image")
     return paths
+
+
+@pytest.fixture(scope="session")
+def conv_inswapper_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The convolutional inswapper stand-in (tests/standins/conv_inswapper.py), built once. Copy it; never
+    write beside it."""
+    from tests.standins.conv_inswapper import build_conv_inswapper
+
+    return build_conv_inswapper(tmp_path_factory.mktemp("conv_inswapper") / "inswapper_128.onnx")
+
+
+@pytest.fixture
+def int8_models_dir(tmp_path: Path, standin_models_dir: Path, conv_inswapper_file: Path) -> Path:
+    """A fresh models folder for int8 builds: a copy of the convolutional inswapper stand-in and links to the
+    stand-in detector (planted with the shipped photos) and recognizer."""
+    import shutil
+
+    root = tmp_path / "models"
+    (root / "buffalo_l").mkdir(parents=True)
+    for rel in ("buffalo_l/det_10g.onnx", "buffalo_l/w600k_r50.onnx"):
+        (root / rel).symlink_to(standin_models_dir / rel)
+    shutil.copyfile(conv_inswapper_file, root / "inswapper_128.onnx")
+    return root

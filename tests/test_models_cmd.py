@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -126,3 +127,51 @@ def test_an_unwritable_models_folder_is_a_download_error_not_a_traceback(
     assert models_cmd.run(args, files=[entry("m", data, url, default=True)]) == 8
     err = capsys.readouterr().err
     assert "cannot write to" in err and "Traceback" not in err
+
+
+# -- optimize ----------------------------------------------------------------------------------------------
+def test_optimize_builds_reports_and_enables(int8_models_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    args = parse(["models", "optimize", "--models-dir", str(int8_models_dir)])
+    assert models_cmd.run(args) == 0
+    captured = capsys.readouterr()
+    built = sorted(p.name for p in int8_models_dir.glob("inswapper_128.*.int8.*"))
+    assert len(built) == 2 and built[1].endswith(".int8.onnx")
+    assert built[1] in captured.out and "PSNR" in captured.out and "worst pixel error" in captured.out
+    assert "enabled for `--precision int8`" in captured.out
+    assert "calibrating" in captured.err and "checking quality" in captured.err  # the progress bars
+
+    assert models_cmd.run(parse(["models", "list", "--models-dir", str(int8_models_dir)])) == 0
+    assert "int8 swapper ready" in capsys.readouterr().out
+
+
+def test_optimize_below_the_bound_exits_3_and_says_why(
+    int8_models_dir: Path, photo_files: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = parse(["models", "optimize", "--models-dir", str(int8_models_dir), "--quiet", "--min-psnr", "80",
+                  "--source", str(photo_files["astronaut"]), str(photo_files["t1"])])
+    assert models_cmd.run(args) == 3
+    captured = capsys.readouterr()
+    assert "NOT enabled" in captured.out and "PSNR" in captured.out
+    assert "below the 80 dB bound" in captured.err and captured.err.startswith("error:")
+    assert "calibrating" not in captured.err  # --quiet
+    report = json.loads(next(int8_models_dir.glob("inswapper_128.*.int8.json")).read_text())
+    assert report["enabled"] is False and len(report["user_photos"]) == 2
+
+
+def test_optimize_exit_codes(
+    int8_models_dir: Path, photo_files: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def code(*extra: str, models: Path = int8_models_dir) -> int:
+        return models_cmd.run(parse(["models", "optimize", "--quiet", "--models-dir", str(models), *extra]))
+
+    assert code("--source", str(photo_files["text"])) == 4
+    assert code("--source", str(tmp_path / "nowhere.jpg")) == 4
+    assert code("--source", str(photo_files["blank"])) == 5
+    assert code("--min-psnr", "0") == 2
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert code(models=empty) == 3
+    err = capsys.readouterr().err
+    assert "notes.jpg" in err and "nowhere.jpg" in err and "blank.png" in err and "inswapper_128.onnx" in err
+    assert "Traceback" not in err
+    assert not list(int8_models_dir.glob("*.int8.*"))

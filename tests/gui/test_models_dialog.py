@@ -3,6 +3,7 @@ verifies and marks the file ok; a wrong hash is refused; a located file is check
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -87,3 +88,43 @@ def test_located_file_is_checked_before_use(qtbot: Any, tmp_path: Path, tasks: T
     task = d.locate(f, good)
     qtbot.waitUntil(lambda: task.done() and d.status_text("standin") == "ok", timeout=10000)  # type: ignore[attr-defined]
     assert (models / "standin" / "model.onnx").read_bytes() == DATA
+
+
+# -- Optimize for CPU (the int8 swapper) ---------------------------------------------------------------------
+def test_optimize_button_builds_shows_progress_and_the_quality_report(
+    qtbot: Any, int8_models_dir: Path, tasks: TaskRunner, photo_files: dict[str, Path]
+) -> None:
+    d = ModelsDialog(int8_models_dir, tasks, list(MODEL_FILES), source_photos=lambda: [photo_files["astronaut"]])
+    qtbot.addWidget(d)
+    d.show()
+    qtbot.waitUntil(lambda: d.optimize_button.isEnabled(), timeout=10000)
+    assert "no int8 swapper has been built" in d.int8_label.text()
+    stages: list[str] = []
+    d.optimize_signal.connect(lambda stage, done, total: stages.append(stage))
+    with qtbot.waitSignal(d.models_changed, timeout=60000):
+        d.optimize_button.click()
+        assert d.busy and not d.optimize_button.isEnabled() and d.cancel_button.isEnabled()
+    qtbot.waitUntil(lambda: not d.busy and "PSNR" in d.int8_label.text(), timeout=10000)
+    assert {"calibrating", "checking quality"} <= set(stages)
+    assert "enabled" in d.progress_label.text() and "worst pixel error" in d.int8_label.text()
+    report = json.loads(next(int8_models_dir.glob("inswapper_128.*.int8.json")).read_text())
+    assert report["enabled"] and report["user_photos"] == [str(photo_files["astronaut"])]
+    assert d.optimize_button.isEnabled()
+
+
+def test_optimize_can_be_cancelled_and_leaves_nothing(qtbot: Any, int8_models_dir: Path, tasks: TaskRunner) -> None:
+    d = ModelsDialog(int8_models_dir, tasks, list(MODEL_FILES))
+    qtbot.addWidget(d)
+    d.show()
+    qtbot.waitUntil(lambda: d.optimize_button.isEnabled(), timeout=10000)
+    task = d.start_optimize()
+    d.cancel_button.click()
+    qtbot.waitUntil(lambda: task.done() and not d.busy, timeout=30000)  # type: ignore[attr-defined]
+    assert "cancelled" in d.progress_label.text()
+    assert not [p for p in int8_models_dir.iterdir() if ".int8." in p.name]
+
+
+def test_optimize_is_disabled_without_a_swap_model(qtbot: Any, tmp_path: Path, tasks: TaskRunner) -> None:
+    d = dialog(qtbot, tmp_path, tasks, list(MODEL_FILES))
+    qtbot.waitUntil(lambda: d.int8_state == "no-model", timeout=10000)
+    assert not d.optimize_button.isEnabled() and "nothing to optimize" in d.int8_label.text()

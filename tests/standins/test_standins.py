@@ -247,3 +247,35 @@ def test_inswapper_inverts_the_target_and_follows_the_source(
     pasted = swapper.get(target_scene.image, target, sources[0], paste_back=True)
     x1, y1, x2, y2 = map(int, target_scene.faces[0].box)
     assert np.abs(pasted[y1:y2, x1:x2].astype(int) - target_scene.image[y1:y2, x1:x2]).mean() > 50
+
+
+def test_conv_inswapper_keeps_the_real_contract(conv_inswapper_file: Path, recognizer: ArcFaceONNX) -> None:
+    """The convolutional stand-in: opset 11, emap last and unused, an INSwapper to insightface; its output
+    follows the target face, changes with the source and is not saturated (so quantisation error shows)."""
+    model = onnx.load(str(conv_inswapper_file))
+    assert model.opset_import[0].version == 11 and model.graph.initializer[-1].name == "emap"
+    assert all("emap" not in n.input for n in model.graph.node)
+    assert {"Conv", "Pad", "ReduceMean", "Gemm", "Unsqueeze", "Slice", "Resize", "Tanh"} <= {
+        n.op_type for n in model.graph.node}
+    swapper = load(conv_inswapper_file)
+    assert isinstance(swapper, INSwapper) and swapper.emap.shape == (512, 512)
+    assert np.linalg.cond(swapper.emap) == pytest.approx(2.0, rel=1e-3)
+
+    target_scene = photos.astronaut()
+    target = insight_face(target_scene.faces[0])
+    sources = []
+    for face in photos.t1().faces[:2]:
+        src = insight_face(face)
+        recognizer.get(photos.t1().image, src)
+        sources.append(src)
+    from insightface.utils import face_align
+
+    with warnings.catch_warnings():  # insightface's alignment calls a deprecated scikit-image method
+        warnings.simplefilter("ignore")
+        aligned, _ = face_align.norm_crop2(target_scene.image, target.kps, 128)
+        outs = [swapper.get(target_scene.image, target, src, paste_back=False)[0] for src in sources]
+    out = outs[0]
+    gray = cv2.cvtColor(out, cv2.COLOR_BGR2GRAY).astype(float)
+    assert np.corrcoef(gray.ravel(), cv2.cvtColor(aligned, cv2.COLOR_BGR2GRAY).astype(float).ravel())[0, 1] > 0.6
+    assert ((out <= 1) | (out >= 254)).mean() < 0.05 and out.std() > 30
+    assert np.abs(outs[0].astype(int) - outs[1]).mean() > 2  # another identity, another picture
