@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
+from app.commands.messages import int8_hint
 from app.core.int8_report import DEFAULT_MIN_PSNR_DB
 from app.errors import EXIT_INTERRUPTED, EXIT_OK, DLCError, ModelError, OptionError
 from app.models.manifest import MODEL_FILES, ModelFile, default_downloads, human_size, lookup
@@ -150,7 +151,10 @@ def _cmd_list(models_dir: Path, files: Sequence[ModelFile], out: TextIO) -> int:
     )
     from app.core.int8 import int8_status
 
-    out.write(f"int8 swapper (`--precision int8` on a CPU): {int8_status(models_dir).message}\n")
+    status = int8_status(models_dir)
+    hint = int8_hint(status.fix)
+    out.write(f"int8 swapper (`--precision int8` on a CPU): {status.message}" + (f"; {hint}" if hint else "")
+              + "\n")
     return EXIT_OK
 
 
@@ -242,6 +246,7 @@ def _cmd_optimize(args: argparse.Namespace, models_dir: Path, out: TextIO, err: 
             bars.close()
     out.write(f"{models_dir / report.model} (built in {report.seconds:.0f} s)\n{report.summary()}\n")
     if not report.enabled:
+        out.write(f"{int8_hint('calibrate')}\n")
         raise ModelError(f"the int8 swapper is below the {report.bound_db:g} dB bound and is not enabled")
     return EXIT_OK
 

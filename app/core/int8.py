@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from app.core.atomic import temp_beside, write_bytes_atomically
-from app.core.int8_report import DEFAULT_MIN_PSNR_DB, OPTIMIZE_COMMAND, Int8Report, Progress
+from app.core.int8_report import DEFAULT_MIN_PSNR_DB, Int8Report, Progress
 from app.errors import Cancelled, ModelError, OutputError
 from app.models import manifest
 from app.models.status import HashCancelled, sha256_file
@@ -38,11 +38,16 @@ log = logging.getLogger(__name__)
 STALE_PART_S = 3600.0  # a hidden temporary file older than this is left over from a killed build
 
 Int8State = Literal["ready", "rejected", "not-built", "stale", "no-model"]
+# What fixes a state: fetch the model, build the int8 copy, or build it calibrated on the user's photos. Each
+# front end words it (a command, a button).
+Int8Fix = Literal["fetch", "build", "calibrate"]
+_FIX: dict[Int8State, Int8Fix | None] = {"ready": None, "rejected": "calibrate", "not-built": "build",
+                                         "stale": "build", "no-model": "fetch"}
 
 
 @dataclass(frozen=True)
 class Int8Status:
-    """Where the int8 swapper of a models folder stands; `message` says it in words and names what to run."""
+    """Where the int8 swapper of a models folder stands, in words that hold for every front end."""
 
     state: Int8State
     message: str
@@ -52,6 +57,19 @@ class Int8Status:
     @property
     def ready(self) -> bool:
         return self.state == "ready"
+
+    @property
+    def fix(self) -> Int8Fix | None:
+        return _FIX[self.state]
+
+
+class Int8NotReady(ModelError):
+    """`--precision int8` was asked for, and there is no int8 swapper that may be used; `fix` says what helps."""
+
+    def __init__(self, status: Int8Status) -> None:
+        super().__init__(f"--precision int8: {status.message}",
+                         fetch=(manifest.INSWAPPER.key,) if status.fix == "fetch" else None)
+        self.fix = status.fix
 
 
 def int8_path(source: Path, sha256: str) -> Path:
@@ -105,15 +123,14 @@ def int8_status(models_dir: Path) -> Int8Status:
     source is hashed only when a build exists whose recorded size or modification time no longer match."""
     source = Path(models_dir) / manifest.INSWAPPER.relpath
     if not source.is_file():
-        return Int8Status("no-model", f"{source} is missing, so there is nothing to optimize; "
-                                      f"{manifest.download_hint('inswapper')}.")
+        return Int8Status("no-model", f"{source} is missing, so there is nothing to optimize")
     pattern = _build_re(source)
     try:
         builds = [p for p in source.parent.iterdir() if pattern.match(p.name)]
         if not any(p.suffix == ".json" for p in builds):
             interrupted = " (an earlier build did not finish)" if builds else ""
-            return Int8Status("not-built", f"no int8 swapper has been built{interrupted}; run "
-                                           f"`{OPTIMIZE_COMMAND}` (a few minutes, once) to build and check it.")
+            return Int8Status("not-built", f"no int8 swapper has been built{interrupted}; building and checking "
+                                           "it takes a few minutes, once")
         digest = _current_digest(source)
     except OSError as exc:
         return Int8Status("not-built", f"cannot read {source}: {exc.strerror or exc}")
@@ -121,27 +138,27 @@ def int8_status(models_dir: Path) -> Int8Status:
     rpath = report_path(path)
     report = _read_report(rpath) if rpath.is_file() else None
     if report is None or report.source_sha256 != digest:
-        return Int8Status("stale", f"{source.name} changed since the int8 swapper was built; run "
-                                   f"`{OPTIMIZE_COMMAND}` to build it for the current file.")
+        return Int8Status("stale", f"{source.name} changed since the int8 swapper was built; it must be built "
+                                   "again for the current file")
     if not path.is_file() or path.stat().st_size != report.int8_size:
-        return Int8Status("not-built", f"the int8 swapper {path.name} is missing or incomplete; "
-                                       f"run `{OPTIMIZE_COMMAND}` to build it again.", path, report)
+        return Int8Status("not-built", f"the int8 swapper {path.name} is missing or incomplete; it must be "
+                                       "built again", path, report)
     if report.enabled:
         return Int8Status("ready", f"int8 swapper ready ({report.quality.worst_face_psnr_db:.1f} dB on the "
                                    f"worst held-back face; bound {report.bound_db:g} dB).", path, report)
     return Int8Status("rejected", f"the int8 swapper reached only {report.quality.worst_face_psnr_db:.1f} dB "
                                   f"on the worst held-back face, below the {report.bound_db:g} dB bound, so it "
-                                  f"is not used; use fp32, or run `{OPTIMIZE_COMMAND} --source PHOTO ...` to "
-                                  "calibrate it on your own photos.", path, report)
+                                  "is not used; use fp32, or build it again calibrated on your own photos",
+                        path, report)
 
 
 def int8_swapper(models_dir: Path) -> Path:
-    """The int8 inswapper to load for `--precision int8` on the CPU. Raises ModelError naming what to run when
-    there is none for the current inswapper_128.onnx or its quality failed."""
+    """The int8 inswapper to load for `--precision int8` on the CPU. Raises Int8NotReady (a ModelError saying
+    what fixes it) when there is none for the current inswapper_128.onnx or its quality failed."""
     status = int8_status(models_dir)
     if status.ready and status.path is not None:
         return status.path
-    raise ModelError(f"--precision int8: {status.message}")
+    raise Int8NotReady(status)
 
 
 def _hash_progress(progress: Progress | None, name: str) -> Any:
@@ -177,10 +194,10 @@ def build_int8_swapper(
     models_dir = Path(models_dir)
     source = models_dir / manifest.INSWAPPER.relpath
     if not source.is_file():
-        raise ModelError(missing_files_message([source]))
+        raise ModelError(missing_files_message([source]), fetch=(manifest.INSWAPPER.key,))
     user_photos = read_photos(sources)
     models = ModelSet(models_dir, ["CPUExecutionProvider"])
-    models.require([manifest.DETECTOR, manifest.RECOGNIZER])
+    models.require(["detector", "recognizer"])
     st = source.stat()
     try:
         digest = sha256_file(source, progress=_hash_progress(progress, source.name))

@@ -7,7 +7,6 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 DEFAULT_MIN_PSNR_DB = 30.0
-OPTIMIZE_COMMAND = "deep-live-cam models optimize"
 REPORT_FORMAT = 1
 
 # (what is being done, how many done, how many in all) -> False to stop
@@ -62,7 +61,7 @@ class Int8Report:
         else:
             lines.append(
                 f"Below the {self.bound_db:g} dB bound: NOT enabled; the swap stays fp32. Calibrating on your own "
-                f"source photos (`{OPTIMIZE_COMMAND} --source PHOTO ...`) may help."
+                "source photos may help."
             )
         return "\n".join(lines)
 

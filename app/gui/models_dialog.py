@@ -320,8 +320,10 @@ class ModelsDialog(QDialog):
         """The int8 swapper's state in words (off the UI thread: after a model file changed it is hashed once)."""
         status = await self._tasks.run(int8_status, self.models_dir)
         self.int8_state = status.state
-        text = report.summary() if report is not None else f"Int8 swapper for CPUs: {status.message}"
-        text = text.replace("`", "")  # command-line quoting reads as noise in a label
+        text = report.summary() if report is not None else f"Int8 swapper for CPUs: {status.message}."
+        if status.fix in ("build", "calibrate"):
+            text += (" Optimize for CPU\u2026 builds it." if status.fix == "build" else
+                     " Optimize for CPU\u2026 with a source face chosen calibrates it on your photo too.")
         colour = {"ready": "#3fb950", "rejected": "#e3b341"}.get(status.state, "#8b949e")
         self.int8_label.setText(text)
         self.int8_label.setStyleSheet(f"color: {colour}")
