@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -72,3 +73,24 @@ def photo_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     paths["text"] = root / "notes.jpg"
     paths["text"].write_text("this is not an image")
     return paths
+
+
+@pytest.fixture(scope="session")
+def ray_local() -> Iterator[object]:
+    """One local Ray instance (2 CPUs) for the whole session, started through the app's own `connect`.
+    Its workers get this checkout on their path, so test-only processor factories unpickle there."""
+    import ray
+
+    from app.cluster import connect
+
+    root = str(Path(__file__).resolve().parents[1])
+    paths = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+    os.environ["PYTHONPATH"] = os.pathsep.join([root, *[p for p in paths if p != root]])
+    if ray.is_initialized():
+        ray.shutdown()
+    connect(None, num_cpus=2)
+    yield ray
+    from ray import serve
+
+    serve.shutdown()
+    ray.shutdown()
