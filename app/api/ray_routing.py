@@ -1,6 +1,7 @@
 """Routing for the Serve deployment: a client's requests go to the same replica while it has a free
-inference worker, so its prepared source face (each replica's source cache) is found again; otherwise to
-the less loaded of two random replicas (Serve's power of two choices).
+inference worker (or all its workers are busy but nothing waits: see ray_serve), so its prepared source face
+(each replica's source cache) is found again; otherwise to the less loaded of two random replicas (Serve's
+power of two choices).
 
 The client is the `X-Session-Id` header when given (Serve's session header; $RAY_SERVE_SESSION_ID_HEADER_KEY
 renames it), else the client's address. Replicas are ranked per client by rendezvous hashing, so adding or
@@ -32,7 +33,7 @@ def _weight(key: str, replica: RunningReplica) -> bytes:
 
 class SourceAffinityRouter(RequestRouter):
     def initialize_state(self, busy_at: int = 1, **kwargs: Any) -> None:
-        # a replica with `busy_at` requests in hand has no free worker (its inference threads)
+        # a replica with `busy_at` requests in hand is too busy to wait for
         self._busy_at = max(1, int(busy_at))
 
     def preferred(self, key: str, replicas: list[RunningReplica]) -> RunningReplica:

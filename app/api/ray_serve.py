@@ -74,8 +74,11 @@ def deployment_options(settings: ApiSettings, scale: ServeScale) -> dict[str, An
         "max_queued_requests": scale.proxy_queue if scale.proxy_queue is not None else pool,
         "backpressure_config": {"status_code": 503, "retry_after_s": 1},
         "ray_actor_options": {"num_cpus": scale.cpus_per_replica, "num_gpus": scale.gpus_per_replica},
+        # A client stays on its replica while that has no more requests in hand than inference threads: the
+        # new one then waits for one job at most, and finds its source face prepared (the router's count
+        # of a replica's requests lags a little, so "a free thread" would send clients away too often).
         "request_router_config": {"request_router_class": ROUTER,
-                                  "request_router_kwargs": {"busy_at": settings.workers}},
+                                  "request_router_kwargs": {"busy_at": settings.workers + 1}},
         "graceful_shutdown_timeout_s": 30.0,
     }
     if scale.autoscale is not None:
