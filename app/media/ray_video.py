@@ -21,7 +21,15 @@ from typing import Any, Protocol
 import ray
 
 from app.errors import DLCError, OptionError
-from app.media.chunks import ChunkPlan, ChunkResult, ChunkSpan, chunk_inputs, plan_chunks, swap_chunk
+from app.media.chunks import (
+    MIN_CHUNK_SECONDS,
+    ChunkPlan,
+    ChunkResult,
+    ChunkSpan,
+    chunk_inputs,
+    plan_chunks,
+    swap_chunk,
+)
 from app.media.formats import EncoderSettings, container_for
 from app.media.join import ChunkJoiner
 from app.media.pipeline import Cancel, FrameProcessor, Progress, VideoCancelled, VideoReport, _is_cancelled
@@ -54,9 +62,11 @@ class RayVideoOptions:
     in_flight_per_worker: int = 2  # queued on each worker, so none waits between chunks
 
     def __post_init__(self) -> None:
+        if not self.chunk_seconds >= MIN_CHUNK_SECONDS:  # also refuses NaN
+            raise OptionError(f"--chunk-seconds must be at least {MIN_CHUNK_SECONDS}, got {self.chunk_seconds}")
         if self.workers is not None and self.workers < 1:
             raise OptionError(f"workers must be at least 1, got {self.workers}")
-        if self.gpus_per_worker is not None and not 0 <= self.gpus_per_worker:
+        if self.gpus_per_worker is not None and not self.gpus_per_worker >= 0:
             raise OptionError(f"GPUs per worker must be 0 or more, got {self.gpus_per_worker}")
         if not self.cpus_per_worker >= 0:
             raise OptionError(f"CPUs per worker must be 0 or more, got {self.cpus_per_worker}")
@@ -158,7 +168,7 @@ def swap_video_on_ray(
     container_for(output)
     plan = plan_chunks(input_path, options.chunk_seconds)
     joiner = ChunkJoiner(output, input_path, audio)
-    workers, gpus, cpus = options.resolve(ray.cluster_resources())
+    workers, gpus, cpus = options.resolve(ray.cluster_resources())  # type: ignore[no-untyped-call]
     workers = min(workers, len(plan.spans))
     log.info("%s: %d frames in %d chunks on %d workers (%g GPU, %g CPU each)", input_path, plan.frames,
              len(plan.spans), workers, gpus, cpus)

@@ -13,14 +13,17 @@ from app.errors import InputError, OptionError
 from app.media import EncoderSettings, process_video
 from app.media.chunks import chunk_inputs, plan_chunks, swap_chunk
 from app.media.join import ChunkJoiner
+from tests.media import test_video
 from tests.media.gop_clip import GOP, write_gop_clip
-from tests.media.test_video import FRAMES, read_clip, setup  # noqa: F401  (setup is a fixture)
+from tests.media.test_video import FRAMES, read_clip
+
+setup = test_video.setup  # the module-scoped fixture: models, frames, truths
 
 FAST = EncoderSettings(preset="ultrafast")
 
 
 @pytest.fixture(scope="module")
-def gop_clip(setup: dict[str, Any]) -> Path:  # noqa: F811
+def gop_clip(setup: dict[str, Any]) -> Path:
     path = setup["root"] / "gop.mp4"
     if not path.exists():
         write_gop_clip(path, setup["frames"])

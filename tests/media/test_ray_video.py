@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import signal
 import threading
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -18,16 +17,19 @@ from app.core.types import SwapOptions
 from app.media import EncoderSettings, Progress, TrackedSwap, VideoCancelled, process_video
 from app.media.ray_video import RayVideoOptions, swap_video_on_ray
 from app.media.swap_job import SwapJob
+from tests.media import test_video
 from tests.media.gop_clip import GOP, write_gop_clip
 from tests.media.ray_helpers import SlowSwapJob
-from tests.media.test_video import FRAMES, RATE, inner, leftovers, read_clip, setup  # noqa: F401
+from tests.media.test_video import FRAMES, RATE, inner, leftovers, read_clip
+
+setup = test_video.setup  # the module-scoped fixture: models with the tracking detector, frames, truths
 
 FAST = EncoderSettings(preset="ultrafast")
 THREE_CHUNKS = RayVideoOptions(chunk_seconds=0.3, workers=2)
 
 
 @pytest.fixture(scope="module")
-def clip(setup: dict[str, Any]) -> dict[str, Any]:  # noqa: F811
+def clip(setup: dict[str, Any]) -> dict[str, Any]:
     path = setup["root"] / "gop_ray.mp4"
     length = write_gop_clip(path, setup["frames"])
     return {"path": path, "length": length, "decoded": read_clip(path)["frames"],
