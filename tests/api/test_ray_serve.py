@@ -233,5 +233,9 @@ def test_a_replica_killed_mid_load_is_replaced_and_no_request_is_lost(served, im
         time.sleep(0.5)
     else:
         pytest.fail(f"no replacement replica: {health}")
-    after = replica_pids(base)
+    for _ in range(60):  # and the proxy routes to it (it learns of new replicas a moment later)
+        after = replica_pids(base)
+        if len(after) == 2:
+            break
+        time.sleep(0.5)
     assert len(after) == 2 and victim not in after.values()
