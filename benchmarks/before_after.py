@@ -57,8 +57,10 @@ def main() -> int:
     parser.add_argument("--base", required=True, help="the revision before the change")
     parser.add_argument("--after", help="the revision after the change (default: the working tree as it is)")
     parser.add_argument("--repeats", type=int, default=2)
-    parser.add_argument("extra", nargs="*", help="arguments for the benchmark (after --)")
-    args = parser.parse_args()
+    argv = sys.argv[1:]
+    cut = argv.index("--") if "--" in argv else len(argv)
+    args = parser.parse_args(argv[:cut])
+    args.extra = argv[cut + 1:]  # the benchmark's own arguments
     base = subprocess.run(["git", "rev-parse", "--short", args.base], cwd=ROOT, check=True, capture_output=True,
                           text=True).stdout.strip()
     head = subprocess.run(["git", "rev-parse", "--short", args.after or "HEAD"], cwd=ROOT, check=True,

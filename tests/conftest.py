@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -95,3 +96,24 @@ def int8_models_dir(tmp_path: Path, standin_models_dir: Path, conv_inswapper_fil
         (root / rel).symlink_to(standin_models_dir / rel)
     shutil.copyfile(conv_inswapper_file, root / "inswapper_128.onnx")
     return root
+
+
+@pytest.fixture(scope="session")
+def ray_local() -> Iterator[object]:
+    """One local Ray instance (2 CPUs) for the whole session, started through the app's own `connect`.
+    Its workers get this checkout on their path, so test-only processor factories unpickle there."""
+    import ray
+
+    from app.cluster import connect
+
+    root = str(Path(__file__).resolve().parents[1])
+    paths = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+    os.environ["PYTHONPATH"] = os.pathsep.join([root, *[p for p in paths if p != root]])
+    if ray.is_initialized():
+        ray.shutdown()
+    connect(None, num_cpus=2)
+    yield ray
+    from ray import serve
+
+    serve.shutdown()
+    ray.shutdown()

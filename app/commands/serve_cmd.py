@@ -8,6 +8,7 @@ import logging
 import os
 
 from app.api.settings import ENV_API_KEY, ApiSettings
+from app.commands import scale
 from app.commands.common import add_engine_options, models_dir_from_args
 from app.core.providers import parse_provider_list
 
@@ -31,6 +32,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
     p.add_argument("--max-pixels", type=int, default=40_000_000, metavar="N",
                    help="largest accepted image in pixels (default 40000000)")
     add_engine_options(p)
+    scale.add_serve_options(p)
     p.set_defaults(func=run)
 
 
@@ -65,11 +67,14 @@ def run(args: argparse.Namespace) -> int:
 
     if args.workers < 1 or args.queue < 0:
         raise OptionError("--workers must be at least 1 and --queue at least 0")
+    scale.check_serve_args(args)
     settings = settings_from_args(args)
     if not is_loopback(args.host) and not settings.api_key:
         log.warning(
             "serving on %s without an API key: anyone who can reach this address can use the server; "
             "set --api-key or $%s", args.host, ENV_API_KEY)
+    if args.ray:
+        return scale.run_serve(args, settings)
     app = create_app(settings)
     print(f"serving on http://{args.host}:{args.port} (docs at /docs); Ctrl+C stops", flush=True)
     uvicorn.run(app, host=args.host, port=args.port, log_level="info" if args.verbose else "warning",

@@ -10,6 +10,7 @@ import logging
 import sys
 from pathlib import Path
 
+from app.commands import scale
 from app.commands.common import add_engine_options, add_swap_options, model_set_from_args, swap_options_from_args
 from app.core.engine import Engine
 from app.core.image_io import WRITE_FORMATS, read_image, write_image
@@ -41,6 +42,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
     video.add_argument("--no-audio", dest="audio", action="store_const", const="none", default="auto",
                        help="drop the audio (by default it is copied, or re-encoded when OUT cannot hold it)")
     add_engine_options(p)
+    scale.add_swap_options(p)
     p.set_defaults(func=run)
 
 
@@ -54,8 +56,10 @@ def is_video_job(target: str, output: str) -> bool:
 
 def run(args: argparse.Namespace) -> int:
     options = swap_options_from_args(args)
-    if is_video_job(args.target, args.output):
-        return run_video(args, options)
+    video = is_video_job(args.target, args.output)
+    scale.check_swap_args(args, video)
+    if video:
+        return scale.run_swap(args, options) if args.ray else run_video(args, options)
     output = Path(args.output)
     if output.suffix.lower() not in WRITE_FORMATS:
         raise OutputError(f"unsupported output format {output.suffix!r}; use one of .png, .jpg, .webp")

@@ -10,7 +10,7 @@ jitter; a still gets neither and is detected whole. A processor is used from one
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -50,6 +50,22 @@ class ProcessedFrame:
     faces: tuple[Face, ...]  # the faces that were processed (in the input's coordinates)
     timings: dict[str, float] = field(default_factory=dict)  # ms per stage (STAGES) and "total"
     notes: tuple[str, ...] = ()  # things the user should know about this frame (said once by front ends)
+
+
+class VideoFrames:
+    """A processor bound to one source and options: called with each frame of a video and its time."""
+
+    def __init__(self, processor: FrameProcessor, source: Any, options: SwapOptions) -> None:
+        self.processor = processor
+        self.source = source
+        self.options = options
+
+    def __call__(self, frame: Frame, seconds: float) -> Frame:
+        return self.processor.process(frame, self.source, self.options, seconds).frame
+
+    @property
+    def frames_with_faces(self) -> int:
+        return self.processor.frames_with_faces
 
 
 class FrameProcessor:
@@ -105,13 +121,9 @@ class FrameProcessor:
         self._count(faces, timings)
         return ProcessedFrame(out, faces, timings, notes)
 
-    def video_frames(self, source: Any, options: SwapOptions) -> Callable[[Frame, float], Frame]:
+    def video_frames(self, source: Any, options: SwapOptions) -> VideoFrames:
         """The per-frame function of a video job (app/media.process_video) over this processor."""
-
-        def step(frame: Frame, seconds: float) -> Frame:
-            return self.process(frame, source, options, seconds).frame
-
-        return step
+        return VideoFrames(self, source, options)
 
     # -- internals -------------------------------------------------------------------------------------------
     def _detector(self, options: SwapOptions) -> Detector:

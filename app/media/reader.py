@@ -168,6 +168,33 @@ class VideoReader:
         if n == 0:
             raise InputError(f"{self.path} has no decodable video frames")
 
+    def video_packets(self) -> Iterator[Any]:
+        """The video stream's packets in decode order, undecoded (the empty packets that mark the end are
+        left out)."""
+        for packet in self._container.demux(self.video_stream):
+            if packet.size:
+                yield packet
+
+    def audio_items(self, decode_audio: set[int] | frozenset[int] = frozenset(),
+                    copy_audio: set[int] | frozenset[int] = frozenset()) -> Iterator[AudioItem]:
+        """Only the chosen audio streams, as `items` gives them, without decoding the video."""
+        audio = self.audio_streams
+        wanted = [audio[i] for i in sorted(decode_audio | copy_audio)]
+        if not wanted:
+            return
+        index_of = {s.index: i for i, s in enumerate(audio)}
+        try:
+            for packet in self._container.demux(wanted):
+                i = index_of[packet.stream.index]
+                if i in copy_audio:
+                    if packet.size and packet.dts is not None:
+                        yield AudioItem(i, packet)
+                else:
+                    for aframe in packet.decode():
+                        yield AudioItem(i, aframe)
+        except av.FFmpegError as exc:
+            raise InputError(f"{self.path}: reading its audio failed ({_reason(exc)})") from exc
+
     def close(self) -> None:
         self._container.close()
 

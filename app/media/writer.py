@@ -9,7 +9,7 @@ import os
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import av
 
@@ -25,6 +25,17 @@ log = logging.getLogger(__name__)
 AudioMode = Literal["auto", "copy", "encode", "none"]
 MPEG4_MAX_TB_DEN = 65535  # the MPEG-4 part 2 standard's limit on the time base denominator
 CFR_CONTAINERS = frozenset({"avi"})  # the frame rate is the time base: frames are stamped one tick apart
+
+
+class StreamSource(Protocol):
+    """What the writer needs of its input: the video's size, rate and time base, and the audio streams
+    (templates for copied audio, codec parameters for re-encoded audio)."""
+
+    @property
+    def info(self) -> VideoInfo: ...
+
+    @property
+    def audio_streams(self) -> list[Any]: ...
 
 
 @dataclass(frozen=True)
@@ -58,11 +69,41 @@ def _supported_codecs(container: str) -> set[str]:
         probe.close()
 
 
+def add_audio_streams(container: Any, container_format: str, streams: list[Any], audio: AudioPlan) -> dict[int, Any]:
+    """The output's audio streams by input audio stream number: copied ones from their input stream as
+    template, re-encoded ones with the container's audio codec."""
+    out: dict[int, Any] = {}
+    for i in sorted(audio.copy):
+        out[i] = container.add_stream_from_template(streams[i])
+    for i in sorted(audio.encode):
+        src = streams[i].codec_context
+        codec = formats.audio_codec_for(container_format)
+        stream = container.add_stream(codec, rate=formats.audio_rate_for(codec, src.sample_rate))
+        stream.layout = src.layout.name if src.layout.nb_channels <= 2 else "stereo"
+        out[i] = stream
+    return out
+
+
+def audio_packets(outputs: dict[int, Any], encode: frozenset[int], item: AudioItem) -> list[Any]:
+    """The packets to mux for one audio item: the packet itself (copy) or what the encoder made of it."""
+    out = outputs.get(item.stream)
+    if out is None:
+        return []
+    if item.stream in encode:
+        return list(out.encode(item.payload))
+    item.payload.stream = out
+    return [item.payload]
+
+
+def flush_audio(outputs: dict[int, Any], encode: frozenset[int]) -> list[Any]:
+    return [packet for i, out in outputs.items() if i in encode for packet in out.encode(None)]
+
+
 class VideoWriter:
     """One output being written. After __init__ the temp file exists; finish() renames it to the output
     name, abort() removes it. Not thread-safe: the encoder thread owns it."""
 
-    def __init__(self, output: str | os.PathLike[str], reader: VideoReader, settings: formats.EncoderSettings,
+    def __init__(self, output: str | os.PathLike[str], reader: StreamSource, settings: formats.EncoderSettings,
                  audio: AudioPlan) -> None:
         self.output = Path(output)
         self.container_format = formats.container_for(self.output)
@@ -76,7 +117,7 @@ class VideoWriter:
             self.abort()
             raise
 
-    def _open(self, reader: VideoReader, settings: formats.EncoderSettings, audio: AudioPlan) -> None:
+    def _open(self, reader: StreamSource, settings: formats.EncoderSettings, audio: AudioPlan) -> None:
         options = {"movflags": "+faststart"} if self.container_format in ("mp4", "mov") else {}
         try:
             self._container = av.open(str(self.temp), "w", format=self.container_format, options=options)
@@ -84,16 +125,7 @@ class VideoWriter:
             raise OutputError(f"cannot write {self.output}: {exc}") from exc
         info = reader.info
         self.video, self.codec = self._add_video(info, settings)
-        self._audio_out: dict[int, Any] = {}
-        streams = reader.audio_streams
-        for i in sorted(audio.copy):
-            self._audio_out[i] = self._container.add_stream_from_template(streams[i])
-        for i in sorted(audio.encode):
-            src = streams[i].codec_context
-            codec = formats.audio_codec_for(self.container_format)
-            out = self._container.add_stream(codec, rate=formats.audio_rate_for(codec, src.sample_rate))
-            out.layout = src.layout.name if src.layout.nb_channels <= 2 else "stereo"
-            self._audio_out[i] = out
+        self._audio_out = add_audio_streams(self._container, self.container_format, reader.audio_streams, audio)
         self._encode_audio = audio.encode
         try:
             self._container.start_encoding()
@@ -147,14 +179,7 @@ class VideoWriter:
         self.frames += 1
 
     def write_audio(self, item: AudioItem) -> None:
-        out = self._audio_out.get(item.stream)
-        if out is None:
-            return
-        if item.stream in self._encode_audio:
-            self._mux(out.encode(item.payload))
-        else:
-            item.payload.stream = out
-            self._mux([item.payload])
+        self._mux(audio_packets(self._audio_out, self._encode_audio, item))
 
     def _mux(self, packets: Any) -> None:
         try:
@@ -168,9 +193,7 @@ class VideoWriter:
         """Flush the encoders and close the temp file (still under its temp name)."""
         try:
             self._mux(self.video.encode(None))
-            for i, out in self._audio_out.items():
-                if i in self._encode_audio:
-                    self._mux(out.encode(None))
+            self._mux(flush_audio(self._audio_out, self._encode_audio))
             self._container.close()
         except av.FFmpegError as exc:
             raise OutputError(f"finishing {self.output} failed: {exc}") from exc
