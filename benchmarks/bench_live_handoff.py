@@ -156,7 +156,7 @@ def run_dlc(cost_ms: float) -> dict[str, Any]:
                 continue
             t_start = time.perf_counter()
             faces = engine.detect(frame, options)
-            out = engine.swap(frame, "source", faces, options).frame
+            out = engine.swap(frame, faces, ["source"] * len(faces), options).frame
             processing.append((time.perf_counter() - t_start) * 1000.0)
             counts["drops"] += _put_drop_oldest(q_out, (out, t))
 

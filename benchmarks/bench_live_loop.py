@@ -59,8 +59,11 @@ class FaithfulDetectEngine:
     def prepare_source(self, image):
         return self.swap_engine.prepare_source(image)
 
-    def swap(self, frame, source, faces, options):
-        return self.swap_engine.swap(frame, source, faces, options)
+    def embed(self, frame, face):
+        return self.swap_engine.embed(frame, face)
+
+    def swap(self, frame, faces, sources, options):
+        return self.swap_engine.swap(frame, faces, sources, options)
 
     def options_ready_now(self, options):
         return self.swap_engine.options_ready_now(options)

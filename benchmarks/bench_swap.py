@@ -67,12 +67,12 @@ def run(repeats: int = 3) -> dict[str, object]:
     blob = cv2.dnn.blobFromImage(crop, 1 / 255, (128, 128), (0, 0, 0), swapRB=True)
     swap_model_ms = median_ms(lambda: swapper.session.run(None, {"target": blob, "source": source.latent}), repeats)
 
-    result = engine.swap(image, source, faces, options)  # warm-up
+    result = engine.swap(image, faces, [source] * len(faces), options)  # warm-up
     totals = []
     stage_runs = []
     for _ in range(repeats):
         t0 = time.perf_counter()
-        result = engine.swap(image, source, faces, options)
+        result = engine.swap(image, faces, [source] * len(faces), options)
         totals.append((time.perf_counter() - t0) * 1000.0)
         stage_runs.append(result.timings)
     swap_all_ms = statistics.median(totals)
@@ -108,10 +108,10 @@ def restore_share(engine, image, source, face, repeats: int) -> dict[str, object
 
     options = SwapOptions(restore=RestoreOptions())
     try:
-        engine.swap(image, source, [face], options)  # warm-up, loads the restorer
+        engine.swap(image, [face], [source], options)  # warm-up, loads the restorer
     except ModelError:
         return "skipped: run python -m benchmarks.bench_restore_models first (it builds the faithful GFPGAN)"
-    runs = [engine.swap(image, source, [face], options).timings for _ in range(repeats)]
+    runs = [engine.swap(image, [face], [source], options).timings for _ in range(repeats)]
     swap_ms = statistics.median(r["swap"] + r["paste"] for r in runs)
     restore_ms = statistics.median(r["restore"] for r in runs)
     return {

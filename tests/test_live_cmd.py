@@ -169,7 +169,7 @@ def test_the_live_worker_never_loads_the_restorer(live_setup):
         while not notices and time.monotonic() < deadline:
             notices = [e.text for e in session.events.wait(0.1) if isinstance(e, Notice)]
         assert not engine.restorer_ready()
-        assert notices == [RESTORER_NOT_READY] and "restoration is not loaded" in notices[0]
+        assert notices == [RESTORER_NOT_READY.text] and "restoration is not loaded" in notices[0]
         engine.prepare_restorer()  # what the GUI does off its UI thread
         deadline = time.monotonic() + 20.0
         while session.stats().stage_ms.get("restore", 0.0) == 0.0 and time.monotonic() < deadline:

@@ -170,8 +170,10 @@ def test_bad_stored_values_fall_back_to_defaults(tmp_path: Path) -> None:
 
 def test_forms_cover_every_declared_field() -> None:
     declared = {f.key for f in SWAP_FORM}
-    assert declared == {"faces", "blend", "color_correction", "face_scale", "restore", "restore_strength",
-                        "restore_denoise", "restore_sharpen", "restore_enhance_details", "det_size", "det_threshold"}
+    assert declared == {"faces", "blend", "color_correction", "face_scale", "others", "mask", "mask_padding",
+                        "mask_feather", "mouth_mask", "mouth_mask_size", "mouth_mask_feather", "restore",
+                        "restore_strength", "restore_denoise", "restore_sharpen", "restore_enhance_details",
+                        "det_size", "det_threshold"}
     assert {f.key for f in RESTORE_FORM} == {"faces", "det_size", "det_threshold", "strength", "denoise",
                                             "sharpen", "enhance_details"}
     with pytest.raises(OptionError, match="detection size must be a multiple of 32"):

@@ -52,6 +52,13 @@ def scrub(message: str) -> str:
     return _PATH.sub(last_part, message)
 
 
+def describe_note(text: str, fetch: tuple[str, ...] | None) -> str:
+    """A note on a result (the job went on), with how the server's operator would fix it."""
+    if fetch is None:
+        return text
+    return f"{text} (the server's operator can fetch it with `{' '.join(('deep-live-cam models download', *fetch))}`)"
+
+
 def describe(exc: DLCError) -> str:
     """The engine's message, plus how the server's operator fixes a model problem."""
     text = str(exc)

@@ -33,7 +33,7 @@ def _annotation(field: Any) -> Any:
     return Annotated[kind, FormField(**constraints)]
 
 
-def options_dependency(form: Form) -> Callable[..., SwapOptions]:
+def options_dependency(form: Form[SwapOptions]) -> Callable[..., SwapOptions]:
     """A FastAPI dependency taking `form`'s fields (by their API names) and returning the options."""
     params = [
         inspect.Parameter(f.api_name, inspect.Parameter.KEYWORD_ONLY, default=f.default, annotation=_annotation(f))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 import onnxruntime as ort
@@ -13,13 +14,14 @@ from fastapi import APIRouter, Depends, File, Request, UploadFile
 from fastapi.responses import Response
 
 from app import __version__
-from app.api.errors import ERROR_RESPONSES
+from app.api.errors import ERROR_RESPONSES, ApiError, describe_note, scrub
 from app.api.forms import options_dependency
 from app.api.security import api_key_dependency
 from app.api.settings import ApiSettings
 from app.api.state import ApiState
 from app.api.uploads import Upload, check_header, decode, read_upload
 from app.core.engine import SourceFace
+from app.core.identity import source_from_images
 from app.core.image_io import encode_image
 from app.core.options import RESTORE_FORM, SWAP_FORM, SwapOptions
 from app.core.processor import FrameProcessor
@@ -27,6 +29,10 @@ from app.core.types import Frame
 from app.errors import NoFaceError
 
 API_NAME = "Deep Live Cam API"
+MAX_SOURCE_PHOTOS = 8  # several photos of one person make one identity; the body limit allows this many
+SOURCE_HELP = ("photo with the face to use; several source_face parts (photos of one person, up to "
+               f"{MAX_SOURCE_PHOTOS}, together within the request size limit) make one identity, each photo's "
+               "quality in X-Source-Quality")
 JPEG_QUALITY = 90
 
 swap_options = options_dependency(SWAP_FORM)
@@ -51,28 +57,56 @@ async def _uploads(state: ApiState, *files: tuple[UploadFile, str]) -> list[Uplo
     return uploads
 
 
-def _source(state: ApiState, upload: Upload, options: SwapOptions) -> tuple[SourceFace, bool]:
-    """The prepared source face of an upload; the same bytes again are not even decoded."""
-    return state.sources.get_or_make(
-        state.upload_key(upload.data),
-        lambda: state.engine.prepare_source(decode(upload, state.settings.max_pixels), options))
+@dataclass(frozen=True, eq=False)
+class PreparedSource:
+    source: SourceFace
+    report: tuple[str, ...]  # each photo's quality, when several made one identity
 
 
-async def _swap(state: ApiState, source_face: UploadFile, target: tuple[UploadFile, str], options: SwapOptions,
-                encode: Callable[[Frame], bytes], require_face: bool) -> tuple[bytes, int, bool]:
-    """The swap endpoints' work: the encoded result, how many faces were swapped, and whether the source came
-    from the cache. Decoding, the swap and encoding run in the inference pool."""
+def _source(state: ApiState, uploads: list[Upload], options: SwapOptions) -> tuple[PreparedSource, bool]:
+    """The prepared source of the uploaded photo(s): several photos of one person make one identity, each photo
+    scored. The same bytes again are not even decoded."""
+    key = b"".join(state.upload_key(u.data) for u in uploads)
+
+    def make() -> PreparedSource:
+        images = [(f"photo {i + 1}", decode(u, state.settings.max_pixels)) for i, u in enumerate(uploads)]
+        source, identity = source_from_images(state.engine, images, options)
+        return PreparedSource(source, tuple(identity.report_lines()) if identity is not None else ())
+
+    return state.sources.get_or_make(key, make)
+
+
+async def _swap(state: ApiState, sources: list[UploadFile], target: tuple[UploadFile, str], options: SwapOptions,
+                encode: Callable[[Frame], bytes], require_face: bool) -> tuple[bytes, dict[str, str]]:
+    """The swap endpoints' work: the encoded result and its headers (how many faces were swapped, whether the
+    source came from the cache, the source photos' quality, notes). Decoding, the swap and encoding run in the
+    inference pool."""
+    if not sources:
+        raise ApiError(422, "missing_field", "source_face: field required")
+    if len(sources) > MAX_SOURCE_PHOTOS:
+        raise ApiError(422, "invalid_parameter", f"source_face: at most {MAX_SOURCE_PHOTOS} photos")
     state.require(state.engine.roles_for(options))
-    src, tgt = await _uploads(state, (source_face, "source_face"), target)
+    *srcs, tgt = await _uploads(state, *[(f, "source_face") for f in sources], target)
 
-    def job() -> tuple[bytes, int, bool]:
-        source, hit = _source(state, src, options)
-        result = FrameProcessor(state.engine).process(decode(tgt, state.settings.max_pixels), source, options)
+    def job() -> tuple[bytes, dict[str, str]]:
+        prepared, hit = _source(state, srcs, options)
+        result = FrameProcessor(state.engine).process(decode(tgt, state.settings.max_pixels), prepared.source,
+                                                      options)
         if require_face and not result.faces:
             raise NoFaceError(f"no face found in {target[1]}")
-        return encode(result.frame), len(result.faces), hit
+        headers = {"X-Faces-Swapped": str(len(result.faces)), "X-Source-Cache": "hit" if hit else "miss"}
+        if prepared.report:
+            headers["X-Source-Quality"] = _header_text(" | ".join(prepared.report))
+        if result.notes:
+            headers["X-Notes"] = _header_text(" | ".join(describe_note(n.text, n.fetch) for n in result.notes))
+        return encode(result.frame), headers
 
     return await state.pool.run(job)
+
+
+def _header_text(text: str) -> str:
+    """A header value: no server paths, plain ASCII."""
+    return scrub(text).encode("ascii", "replace").decode("ascii")
 
 
 def _image(data: bytes, media_type: str, started: float, **headers: str) -> Response:
@@ -117,14 +151,15 @@ def build_router(settings: ApiSettings) -> APIRouter:
               summary="Put the face of source_face onto every face of target_image")
     async def face_swap(
         request: Request,
-        source_face: Annotated[UploadFile, File(description="photo with the face to use")],
+        source_face: Annotated[list[UploadFile], File(description=SOURCE_HELP)],
         target_image: Annotated[UploadFile, File(description="photo whose faces are replaced")],
         options: Annotated[SwapOptions, Depends(swap_options)],
     ) -> Response:
         started = time.perf_counter()
-        data, count, _ = await _swap(_state(request), source_face, (target_image, "target_image"), options,
-                                     lambda frame: encode_image(frame, ".png"), require_face=True)
-        return _image(data, "image/png", started, **{"X-Faces-Swapped": str(count)})
+        data, headers = await _swap(_state(request), source_face, (target_image, "target_image"), options,
+                                    lambda frame: encode_image(frame, ".png"), require_face=True)
+        headers.pop("X-Source-Cache")
+        return _image(data, "image/png", started, **headers)
 
     @api.post("/face-restore", response_class=Response, responses=_png("the image with its faces restored"),
               summary="Restore every face of an image (GFPGAN v1.4)")
@@ -154,16 +189,15 @@ def build_router(settings: ApiSettings) -> APIRouter:
               summary="The fast path for streaming: one video frame; a source face already seen is reused")
     async def face_swap_video_frame(
         request: Request,
-        source_face: Annotated[UploadFile, File(description="photo with the face to use (send the same bytes)")],
+        source_face: Annotated[list[UploadFile], File(description=SOURCE_HELP + " (send the same bytes)")],
         frame: Annotated[UploadFile, File(description="the video frame")],
         options: Annotated[SwapOptions, Depends(swap_options)],
     ) -> Response:
         started = time.perf_counter()
         # A frame without a face is normal in a stream: it comes back unchanged (X-Faces-Swapped: 0).
-        data, count, hit = await _swap(_state(request), source_face, (frame, "frame"), options,
-                                       lambda out: encode_image(out, ".jpg", JPEG_QUALITY), require_face=False)
-        return _image(data, "image/jpeg", started,
-                      **{"X-Faces-Swapped": str(count), "X-Source-Cache": "hit" if hit else "miss"})
+        data, headers = await _swap(_state(request), source_face, (frame, "frame"), options,
+                                    lambda out: encode_image(out, ".jpg", JPEG_QUALITY), require_face=False)
+        return _image(data, "image/jpeg", started, **headers)
 
     router.include_router(api)
     return router

@@ -5,11 +5,12 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Sequence
+from typing import Any
 
 from app.api.pool import InferencePool
 from app.api.settings import ApiSettings
 from app.core.cache import LruCache
-from app.core.engine import Engine, SourceFace
+from app.core.engine import Engine
 from app.core.sessions import ROLES, ModelRole, ModelSet
 from app.errors import ModelError
 
@@ -24,7 +25,7 @@ class ApiState:
         # pixels in the engine (the same photo sent re-encoded). With the cache off, every request re-analyses.
         self.engine = Engine(self.models, source_cache_size=settings.source_cache_size)
         self.pool = InferencePool(settings.workers, settings.queue_limit)
-        self.sources: LruCache[bytes, SourceFace] = LruCache(settings.source_cache_size)
+        self.sources: LruCache[bytes, Any] = LruCache(settings.source_cache_size)  # routes.PreparedSource
         self.load_errors: dict[str, str] = {}
 
     @staticmethod

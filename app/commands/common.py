@@ -23,7 +23,7 @@ def _shown(value: object) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
-def add_option_arguments(parser: argparse.ArgumentParser, form: Form, title: str = "swap") -> None:
+def add_option_arguments(parser: argparse.ArgumentParser, form: Form[SwapOptions], title: str = "swap") -> None:
     """One flag per field of `form` (app/core/options.py), named, typed and explained by its declaration.
     Values are checked when the options are built (OptionError, exit 2), like every other front end's."""
     group = parser.add_argument_group(title)

@@ -12,8 +12,9 @@ import time
 from pathlib import Path
 
 from app.commands.common import add_engine_options, add_swap_options, model_set_from_args, swap_options_from_args
+from app.commands.messages import note_text
+from app.commands.sources import add_map_option, cast, prepare_identity
 from app.core.engine import Engine
-from app.core.image_io import read_image
 from app.live.capture import CaptureSettings, OpenCVSource, parse_camera_spec
 from app.live.events import Ended, Notice, Stats
 from app.live.runtime import LiveSession
@@ -25,7 +26,10 @@ log = logging.getLogger(__name__)
 def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = subparsers.add_parser("live", help="swap the webcam live (preview, virtual camera, recording)",
                               description="Swap the face from --source onto the webcam, live.")
-    p.add_argument("--source", required=True, help="photo with the face to use")
+    p.add_argument("--source", required=True, action="append", metavar="PHOTO",
+                   help="photo (or folder) with the face to use; repeat for more photos of the same person, which "
+                        "make one identity")
+    add_map_option(p)
     p.add_argument("--camera", default="0", help="camera index, video file or stream URL (default 0)")
     p.add_argument("--width", type=int, help="width to ask of the camera")
     p.add_argument("--height", type=int, help="height to ask of the camera")
@@ -50,10 +54,9 @@ def has_display() -> bool:
 
 def run(args: argparse.Namespace) -> int:
     options = swap_options_from_args(args)
-    source_image = read_image(args.source)
     engine = Engine(model_set_from_args(args))
     engine.check_models(options)
-    face_source = engine.prepare_source(source_image, options)
+    face_source = cast(engine, prepare_identity(engine, args.source, options), args.maps, options)
     if options.restore is not None:
         print("preparing face restoration (the first time, a .pth is converted to ONNX)...", flush=True)
         engine.prepare_restorer()  # loaded here, never on the live worker
@@ -67,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
     if preview:
         from app.gui.preview_window import open_preview_window
 
-        window = open_preview_window(f"Deep Live Cam \u2014 {Path(args.source).name} on {args.camera}")
+        window = open_preview_window(f"Deep Live Cam \u2014 {Path(args.source[0]).name} on {args.camera}")
         sinks.append(CallbackSink(window.deliver))
     if args.record:
         sinks.append(RecorderSink(args.record))
@@ -84,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
         if window is not None:
             from app.gui.preview_window import run_preview
 
-            log.info("preview ended: %s", run_preview(session, window, args.duration, _warn))
+            log.info("preview ended: %s", run_preview(session, window, args.duration, _warn_notice))
         else:
             _run_headless(session, args.duration)
     except KeyboardInterrupt:
@@ -102,8 +105,8 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _warn(text: str) -> None:
-    print(f"warning: {text}", file=sys.stderr, flush=True)
+def _warn_notice(notice: Notice) -> None:
+    print(f"warning: {note_text(notice.text, notice.fetch)}", file=sys.stderr, flush=True)
 
 
 def _run_headless(session: LiveSession, duration: float | None) -> None:
@@ -114,7 +117,7 @@ def _run_headless(session: LiveSession, duration: float | None) -> None:
     while True:
         for event in session.events.wait(0.1):
             if isinstance(event, Notice):
-                _warn(event.text)
+                _warn_notice(event)
             elif isinstance(event, Stats) and time.monotonic() >= next_stats:
                 print(event.snapshot.format(), flush=True)
                 next_stats = time.monotonic() + 1.0

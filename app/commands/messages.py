@@ -24,6 +24,11 @@ def int8_hint(fix: Int8Fix | None) -> str:
     return ""
 
 
+def note_text(text: str, fetch: tuple[str, ...] | None) -> str:
+    """A warning the engine gave while the job went on, with the command that would help."""
+    return f"{text}; to fetch it: run `{download_command(fetch)}`" if fetch is not None else text
+
+
 def explain(exc: DLCError) -> str:
     """The message printed after `error:`."""
     text = str(exc)

@@ -87,6 +87,9 @@ def check_swap_args(args: argparse.Namespace, video: bool) -> None:
         raise OptionError(f"{', '.join(extra)} only apply with --ray")
     if args.ray and not video:
         raise OptionError("--ray is for videos; a photo is swapped here")
+    if args.ray and (getattr(args, "more_sources", None) or getattr(args, "maps", None)
+                     or Path(args.source).is_dir()):
+        raise OptionError("--ray takes one source photo (no --source, --map or folder yet); run without --ray")
 
 
 def run_swap(args: argparse.Namespace, options: SwapOptions) -> int:

@@ -8,11 +8,14 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 from app.commands import scale
 from app.commands.common import add_engine_options, add_swap_options, model_set_from_args, swap_options_from_args
-from app.core.engine import Engine
+from app.commands.messages import note_text
+from app.commands.sources import add_map_option, cast, prepare_identity
+from app.core.engine import Engine, Note
 from app.core.image_io import WRITE_FORMATS, read_image, write_image
 from app.core.options import SwapOptions
 from app.core.processor import FrameProcessor
@@ -24,7 +27,11 @@ log = logging.getLogger(__name__)
 def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = subparsers.add_parser("swap", help="swap a face onto the faces of a photo or a video",
                               description="Put the face from SOURCE onto the faces in TARGET and write OUT.")
-    p.add_argument("source", help="photo with the face to use")
+    p.add_argument("source", help="photo with the face to use, or a folder of photos of that person")
+    p.add_argument("--source", dest="more_sources", action="append", default=[], metavar="PHOTO",
+                   help="another photo (or folder) of the same person; several photos make one identity, each "
+                        "scored for size, sharpness, pose and likeness")
+    add_map_option(p)
     p.add_argument("target", help="photo or video whose faces are replaced")
     p.add_argument("-o", "--output", required=True,
                    help="output image (.png, .jpg, .webp) or video (.mp4, .mov, .mkv, .webm, .avi)")
@@ -63,14 +70,14 @@ def run(args: argparse.Namespace) -> int:
     output = Path(args.output)
     if output.suffix.lower() not in WRITE_FORMATS:
         raise OutputError(f"unsupported output format {output.suffix!r}; use one of .png, .jpg, .webp")
-    source_image = read_image(args.source)
     target_image = read_image(args.target)
     engine = Engine(model_set_from_args(args))
     engine.check_models(options)
-    source = engine.prepare_source(source_image, options)
+    source = cast(engine, prepare_identity(engine, [args.source, *args.more_sources], options), args.maps, options)
     result = FrameProcessor(engine).process(target_image, source, options)
     if not result.faces:
         raise NoFaceError(f"no face found in the target image {args.target}")
+    _warn_notes(result.notes)
     write_image(output, result.frame)
     timings = ", ".join(f"{k} {v:.0f} ms" for k, v in result.timings.items() if v and k != "total")
     print(f"swapped {len(result.faces)} face(s) -> {output} ({timings})")
@@ -88,10 +95,9 @@ def run_video(args: argparse.Namespace, options: SwapOptions) -> int:
     container_for(output)  # OutputError for a suffix no video can be written as, before any work
     settings = EncoderSettings(codec=args.video_codec, quality=args.video_quality, preset=args.video_preset)
     info = probe(args.target)
-    source_image = read_image(args.source)
     engine = Engine(model_set_from_args(args))
     engine.check_models(options)
-    source = engine.prepare_source(source_image, options)
+    source = cast(engine, prepare_identity(engine, [args.source, *args.more_sources], options), args.maps, options)
     processor = FrameProcessor(engine, Tracker())  # faces followed from frame to frame: steady, same person
     bar = tqdm(total=info.frames, unit="frame", desc="swapping", dynamic_ncols=True, file=sys.stderr)
 
@@ -109,6 +115,7 @@ def run_video(args: argparse.Namespace, options: SwapOptions) -> int:
         return EXIT_INTERRUPTED
     finally:
         bar.close()
+    _warn_notes(processor.notes)
     if processor.frames_with_faces == 0:
         print(f"warning: no face found in any frame of {args.target}; the video was copied unchanged",
               file=sys.stderr)
@@ -116,3 +123,8 @@ def run_video(args: argparse.Namespace, options: SwapOptions) -> int:
     print(f"swapped faces in {processor.frames_with_faces} of {report.frames} frames -> {output} "
           f"({info.width}x{info.height}, {info.fps:.3f} fps, {report.codec}, {audio}; {report.fps:.1f} frames/s)")
     return 0
+
+
+def _warn_notes(notes: Sequence[Note]) -> None:
+    for note in notes:
+        print(f"warning: {note_text(note.text, note.fetch)}", file=sys.stderr)

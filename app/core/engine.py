@@ -17,16 +17,28 @@ import numpy as np
 
 from app.core.analysis import detect_faces, embed_face, largest_face
 from app.core.cache import LruCache
+from app.core.landmarks import Landmarks
+from app.core.masks import MaskMaker
 from app.core.options import RestoreOptions, SwapOptions
 from app.core.paste import FacePaster, scaled_inverse
 from app.core.sessions import RESTORE_ROLES, SWAP_ROLES, ModelSet
 from app.core.swap import Latent, align_crop, source_latent, swap_crop
 from app.core.types import Face, Frame, Matrix
 from app.errors import NoFaceError
+from app.models import manifest
 
 log = logging.getLogger(__name__)
 
-RESTORER_NOT_READY = "face restoration is not loaded yet; frames go out unrestored until it is"
+@dataclass(frozen=True)
+class Note:
+    """Something the user should know about a job that goes on anyway; `fetch` names the models whose download
+    fixes it (each front end words how)."""
+
+    text: str
+    fetch: tuple[str, ...] | None = None
+
+
+RESTORER_NOT_READY = Note("face restoration is not loaded yet; frames go out unrestored until it is")
 
 
 @dataclass(frozen=True, eq=False)
@@ -42,6 +54,7 @@ class SwapResult:
     frame: Frame
     faces: tuple[Face, ...]  # the faces that were replaced
     timings: dict[str, float] = field(default_factory=dict)  # milliseconds per stage
+    notes: tuple[Note, ...] = ()
 
 
 def scaled_face(face: Face, matrix: Matrix, size: int, face_scale: float) -> Face:
@@ -64,6 +77,7 @@ class Engine:
     def __init__(self, models: ModelSet, source_cache_size: int = 16) -> None:
         self.models = models
         self._paster = FacePaster()
+        self._masks = MaskMaker()
         self._restore_paster: FacePaster | None = None
         self._sources: LruCache[bytes, SourceFace] = LruCache(source_cache_size)  # 0: analyse every time
 
@@ -112,25 +126,53 @@ class Engine:
             chosen = face if face is not None else largest_face(self.detect(image, options or SwapOptions()))
             if chosen is None:
                 raise NoFaceError("no face found in the source image; use a clear, front-facing photo")
-            embedded = self.embed(image, chosen)
-            assert embedded.embedding is not None
-            return SourceFace(face=embedded, latent=source_latent(self.models.swapper, embedded.embedding))
+            return self.source_for(self.embed(image, chosen))
 
         return self._sources.get_or_make(digest.digest(), make)[0]
 
+    def source_for(self, face: Face) -> SourceFace:
+        """The identity of a face that carries its embedding (one photo's, or several photos' mean)."""
+        if face.embedding is None:
+            raise ValueError("a source face needs its embedding")
+        return SourceFace(face=face, latent=source_latent(self.models.swapper, face.embedding))
+
     # -- the work on given faces ------------------------------------------------------------------------------
-    def swap(self, frame: Frame, source: SourceFace, faces: Sequence[Face], options: SwapOptions) -> SwapResult:
-        """A copy of `frame` with each of `faces` replaced (and restored when options ask for it)."""
+    def landmarks_missing(self) -> Note | None:
+        """Why the masks that need the 106 landmarks cannot have them, or None when the model is there."""
+        from app.core.landmarks import missing_landmark_message
+
+        message = missing_landmark_message(self.models.models_dir)
+        return None if message is None else Note(message, fetch=(manifest.LANDMARK_2D.key,))
+
+    def landmarks(self, frame: Frame, face: Face) -> Landmarks:
+        """The face's 106 points (frame pixels), as insightface's Landmark.get finds them."""
+        from app.core.landmarks import landmarks_106
+
+        return landmarks_106(self.models.landmarker, frame, face)
+
+    def swap(self, frame: Frame, faces: Sequence[Face], sources: Sequence[SourceFace], options: SwapOptions
+             ) -> SwapResult:
+        """A copy of `frame` with each of `faces` replaced by the identity of the source at the same place (and
+        restored when the options ask for it)."""
+        if len(sources) != len(faces):
+            raise ValueError(f"{len(faces)} faces but {len(sources)} sources")
         swapper = self.models.swapper
         size = int(swapper.input_size[0])
         out = frame.copy()
-        timings = {"swap": 0.0, "paste": 0.0, "restore": 0.0}
+        timings = {"swap": 0.0, "paste": 0.0, "restore": 0.0, "landmarks": 0.0}
+        notes: tuple[Note, ...] = ()
+        use_landmarks = options.needs_landmarks
+        if use_landmarks and (missing := self.landmarks_missing()) is not None:
+            notes, use_landmarks = (missing,), False  # the swap goes on with what needs no landmarks
         pasted: list[Face] = []  # where each swapped face ended up (face scale moves its points)
-        for face in faces:
+        for face, source in zip(faces, sources, strict=True):
             t0 = time.perf_counter()
             crop, matrix = align_crop(frame, face.points, size)
             swapped = swap_crop(swapper, crop, source.latent)
             t1 = time.perf_counter()
+            marks = self.landmarks(frame, face) if use_landmarks else None
+            t2 = time.perf_counter()
+            alpha = self._masks.alpha(size, matrix, options.face_mask, options.mouth, marks, options.face_scale)
             self._paster.paste(
                 out,
                 swapped,
@@ -138,16 +180,18 @@ class Engine:
                 blend=options.blend,
                 face_scale=options.face_scale,
                 colour_reference=crop if options.color_correction else None,
+                mask=alpha,
             )
-            t2 = time.perf_counter()
+            t3 = time.perf_counter()
             timings["swap"] += (t1 - t0) * 1000.0
-            timings["paste"] += (t2 - t1) * 1000.0
+            timings["landmarks"] += (t2 - t1) * 1000.0
+            timings["paste"] += (t3 - t2) * 1000.0
             pasted.append(face if options.face_scale == 1.0 else scaled_face(face, matrix, size, options.face_scale))
         if options.restore is not None and faces:
-            t3 = time.perf_counter()
+            t4 = time.perf_counter()
             self.restore_into(out, pasted, options.restore)
-            timings["restore"] = (time.perf_counter() - t3) * 1000.0
-        return SwapResult(frame=out, faces=tuple(faces), timings=timings)
+            timings["restore"] = (time.perf_counter() - t4) * 1000.0
+        return SwapResult(frame=out, faces=tuple(faces), timings=timings, notes=notes)
 
     def restore_into(self, out: Frame, faces: Sequence[Face], restore: RestoreOptions) -> None:
         """Restore each of `faces` of `out`, in place."""

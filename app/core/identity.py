@@ -238,7 +238,14 @@ def analyse_photos(engine: Engine, images: Sequence[tuple[str, Frame]],
 
 def identity_source(engine: Engine, identity: Identity) -> SourceFace:
     """The swap's source for `identity`: the mean embedding through the swap model's emap."""
-    from app.core.engine import SourceFace
-    from app.core.swap import source_latent
+    return engine.source_for(identity.face)
 
-    return SourceFace(face=identity.face, latent=source_latent(engine.models.swapper, identity.embedding))
+
+def source_from_images(engine: Engine, images: Sequence[tuple[str, Frame]], options: SwapOptions | None = None,
+                       exclude: Collection[int] = ()) -> tuple[SourceFace, Identity | None]:
+    """The source of one photo (its largest face), or of several photos of one person: one identity, each
+    photo scored (the Identity says how; None for a single photo)."""
+    if len(images) == 1 and not exclude:
+        return engine.prepare_source(images[0][1], options), None
+    identity = build_identity(analyse_photos(engine, images, options), exclude)
+    return identity_source(engine, identity), identity

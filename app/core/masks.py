@@ -20,6 +20,7 @@ over the asked feather width, and its 50 % line sits `padding` (or `size`) outsi
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from statistics import NormalDist
 from typing import Literal, get_args
@@ -190,19 +191,23 @@ def without(alpha: Alpha, hole: Alpha) -> Alpha:
 
 class MaskMaker:
     """Builds each face's crop-space alpha. Masks that do not depend on the face (box, ellipse) are made
-    once per (size, spec); one instance per worker thread."""
+    once per (size, spec). Thread-safe."""
 
     def __init__(self) -> None:
         self._static: dict[tuple[int, FaceMaskSpec], Alpha] = {}
+        self._lock = threading.Lock()  # an engine (and its maker) may serve several threads
 
     def static(self, size: int, spec: FaceMaskSpec) -> Alpha:
         key = (size, spec)
-        mask = self._static.get(key)
+        with self._lock:
+            mask = self._static.get(key)
         if mask is None:
-            if len(self._static) > 16:
-                self._static.clear()
-            mask = self._static[key] = face_mask(size, spec)
+            mask = face_mask(size, spec)
             mask.setflags(write=False)
+            with self._lock:
+                if len(self._static) > 16:
+                    self._static.clear()
+                self._static[key] = mask
         return mask
 
     def alpha(

@@ -16,12 +16,15 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator, Mapping
 from dataclasses import MISSING, dataclass, field, fields, replace
-from typing import Any, Literal
+from typing import Any, Generic, Literal, TypeVar
 
+from app.core.masks import FaceMaskSpec, MaskShape, MouthMaskSpec
 from app.errors import OptionError
 
 FaceChoice = Literal["all", "largest"]
+OthersChoice = Literal["swap", "keep"]
 Kind = Literal["float", "int", "bool", "choice"]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -118,6 +121,29 @@ class SwapOptions:
                                     help="match the swapped face's colour to the target")
     face_scale: float = option(1.0, label="Scale", low=0.5, high=2.0, decimals=2,
                                help="scale of the swapped face about its centre, 0.5-2.0")
+    others: OthersChoice = option("swap", label="Other people", choices=(("swap", "Default source"),
+                                                                         ("keep", "Leave as they are")),
+                                  help="people with no source of their own (see --map): swapped with the default "
+                                       "source, or left as they are")
+    mask: MaskShape = option("ellipse", label="Mask", group="mask",
+                             choices=(("ellipse", "Ellipse"), ("hull", "Face outline"), ("box", "Box")),
+                             help="the swapped face's outline: ellipse (no square corners), hull (the face's own "
+                                  "outline from the 106 landmarks) or box (the feathered square)")
+    mask_padding: float = option(0.0, label="Padding", group="mask", low=-0.2, high=0.2, decimals=2,
+                                 help="grow (or, below 0, shrink) the mask, a fraction of the face crop, -0.2-0.2")
+    mask_feather: float = option(0.09, label="Feather", group="mask", low=0.0, high=0.25, decimals=2,
+                                 help="width of the mask's soft edge, a fraction of the face crop, 0.0-0.25")
+    mouth_mask: bool = option(False, label="Keep my mouth", group="mask",
+                              help="keep the target's own mouth (lips and what is between them) over the swapped "
+                                   "face, so speech and expressions come through; needs buffalo_l/2d106det.onnx")
+    mouth_mask_size: float = option(0.1, label="Mouth size", group="mask", low=0.0, high=1.0, percent=True,
+                                    noun="mouth mask size",
+                                    help="how far the kept mouth reaches past the lips, a fraction of the mouth's "
+                                         "width, 0.0-1.0")
+    mouth_mask_feather: float = option(0.3, label="Mouth feather", group="mask", low=0.0, high=1.0, percent=True,
+                                       noun="mouth mask feather",
+                                       help="width of the kept mouth's soft edge, a fraction of the mouth's width, "
+                                            "0.0-1.0")
     # None: no restoration. The restore options sit under this switch in every front end.
     restore: RestoreOptions | None = field(default=None, metadata={
         "spec": Spec(label="Restore", help="restore each swapped face with GFPGAN v1.4", group="restore"),
@@ -134,6 +160,19 @@ class SwapOptions:
     def replace(self, **changes: object) -> SwapOptions:
         return replace(self, **changes)  # type: ignore[arg-type]
 
+    @property
+    def face_mask(self) -> FaceMaskSpec:
+        return FaceMaskSpec(self.mask, self.mask_padding, self.mask_feather)
+
+    @property
+    def mouth(self) -> MouthMaskSpec | None:
+        """The kept mouth, when asked for."""
+        return MouthMaskSpec(self.mouth_mask_size, self.mouth_mask_feather) if self.mouth_mask else None
+
+    @property
+    def needs_landmarks(self) -> bool:
+        return self.mouth_mask or self.mask == "hull"
+
 
 # -- the flat view every front end uses ----------------------------------------------------------------------
 
@@ -149,11 +188,7 @@ class FormField:
     spec: Spec
     cli_stem: str  # 'blend', 'restore-strength', 'color-correction'
     api_name: str  # 'blend_strength', 'restore_strength'
-
-    @property
-    def is_switch(self) -> bool:
-        """The on/off switch of nested options (`restore`)."""
-        return self.path[-1] == "restore" and len(self.path) == 1 and self.kind == "bool"
+    is_switch: bool = False  # the on/off switch of nested options (`restore`: None when off)
 
     @property
     def cli_flag(self) -> str:
@@ -178,7 +213,7 @@ def _own_fields(cls: type, prefix: str, path: tuple[str, ...]) -> Iterator[FormF
         nested = f.metadata.get("nested")
         if nested is not None:
             yield FormField(prefix + f.name, (*path, f.name), "bool", False, spec, (prefix + f.name).replace("_", "-"),
-                            prefix + f.name)
+                            prefix + f.name, is_switch=True)
             yield from _own_fields(nested, f"{prefix}{f.name}_", (*path, f.name))
             continue
         default = f.default if f.default is not MISSING else None
@@ -187,12 +222,13 @@ def _own_fields(cls: type, prefix: str, path: tuple[str, ...]) -> Iterator[FormF
                         prefix + (spec.api or f.name))
 
 
-class Form:
+class Form(Generic[T]):
     """A flat list of the fields a front end offers, and the conversions between their values and options."""
 
-    def __init__(self, form_fields: tuple[FormField, ...], restore_always: bool = False) -> None:
+    def __init__(self, cls: type[T], form_fields: tuple[FormField, ...], always_on: tuple[str, ...] = ()) -> None:
+        self.cls = cls
         self.fields = form_fields
-        self.restore_always = restore_always  # the restore command: restoration is the job, not a choice
+        self.always_on = always_on  # nested options that are the job itself (the restore command's restore)
         self._by_key = {f.key: f for f in form_fields}
 
     def __iter__(self) -> Iterator[FormField]:
@@ -204,54 +240,60 @@ class Form:
     def __contains__(self, key: object) -> bool:
         return key in self._by_key
 
+    @property
+    def restore_always(self) -> bool:
+        return "restore" in self.always_on
+
     def defaults(self) -> dict[str, Any]:
         return {f.key: f.default for f in self.fields}
 
-    def build(self, values: Mapping[str, Any]) -> SwapOptions:
+    def build(self, values: Mapping[str, Any]) -> T:
         """Options from flat values (missing ones take their defaults). Raises OptionError when a value is out
         of range, naming it as every front end does."""
         top: dict[str, Any] = {}
-        restore: dict[str, Any] = {}
-        restore_on = self.restore_always
+        nested: dict[str, dict[str, Any]] = {name: {} for name in self.always_on}
         for f in self.fields:
             value = values.get(f.key, f.default)
-            f.check(value)  # also the restore values while restoration is off: a typo is said at once
+            f.check(value)  # nested values too while their switch is off: a typo is said at once
             if f.is_switch:
-                restore_on = restore_on or bool(value)
-            elif f.path[0] == "restore":
-                restore[f.path[1]] = value
+                if value:
+                    nested.setdefault(f.path[0], {})
+            elif len(f.path) == 2:
+                nested.setdefault(f"{f.path[0]}:values", {})[f.path[1]] = value
             else:
                 top[f.path[0]] = value
-        if restore_on:
-            top["restore"] = RestoreOptions(**restore)
-        return SwapOptions(**top)
+        kinds: dict[str, Any] = {f.name: f.metadata.get("nested") for f in fields(self.cls)}  # type: ignore[arg-type]
+        for name in [n for n in nested if ":" not in n]:
+            top[name] = kinds[name](**nested.get(f"{name}:values", {}))
+        return self.cls(**top)
 
-    def values(self, options: SwapOptions, base: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        """Flat values of `options`. With restoration off, the restore values come from `base` (what the user
-        last set, so switching it on again brings them back) or their defaults."""
+    def values(self, options: T, base: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """Flat values of `options`. With nested options off, their values come from `base` (what the user
+        last set, so switching them on again brings them back) or their defaults."""
         out = dict(base) if base is not None else self.defaults()
         for f in self.fields:
+            owner = getattr(options, f.path[0])
             if f.is_switch:
-                out[f.key] = options.restore is not None
-            elif f.path[0] == "restore":
-                if options.restore is not None:
-                    out[f.key] = getattr(options.restore, f.path[1])
+                out[f.key] = owner is not None
+            elif len(f.path) == 2:
+                if owner is not None:
+                    out[f.key] = getattr(owner, f.path[1])
                 else:
                     out.setdefault(f.key, f.default)
             else:
-                out[f.key] = getattr(options, f.path[0])
+                out[f.key] = owner
         return {f.key: out[f.key] for f in self.fields}
 
 
-def swap_form() -> Form:
+def swap_form() -> Form[SwapOptions]:
     """Every swap option, the restore options under `restore_...` (swap, video, live, the GUI, the API)."""
-    return Form(tuple(_own_fields(SwapOptions, "", ())))
+    return Form(SwapOptions, tuple(_own_fields(SwapOptions, "", ())))
 
 
-def restore_form() -> Form:
+def restore_form() -> Form[SwapOptions]:
     """A restore job: the detection choices of a swap and the restore options under their own names."""
     detection = tuple(f for f in _own_fields(SwapOptions, "", ()) if f.key in ("faces", "det_size", "det_threshold"))
-    return Form(detection + tuple(_own_fields(RestoreOptions, "", ("restore",))), restore_always=True)
+    return Form(SwapOptions, detection + tuple(_own_fields(RestoreOptions, "", ("restore",))), always_on=("restore",))
 
 
 SWAP_FORM = swap_form()

@@ -1,27 +1,33 @@
-"""THE frame processor: frame in -> faces (tracked in a stream, detected in a still) -> swap -> restore ->
-frame out, with milliseconds per stage.
+"""THE frame processor: frame in -> faces (tracked in a stream, detected in a still) -> who gets which source
+-> swap (masks, kept mouth) -> restore -> frame out, with milliseconds per stage.
 
 Every front end's per-frame work goes through one of these: the live worker (app/live/runtime.py), a video
 job (app/media), the API's endpoints and the desktop app's Photos tab. A stream gets a tracker, and maybe a
 background detector, so that detection runs every few frames and faces keep their identity and do not
-jitter; a still gets neither and is detected whole. A processor is used from one thread at a time.
+jitter; a still gets neither and is detected whole.
+
+The source is one SourceFace (everyone gets it), or a FaceMap (app/core/face_map.py): mapped people get their
+own source, recognised once per track in a stream (never per frame); the others follow the options (`others`:
+the default source or left alone; `faces`: all or the largest). A processor is used from one thread at a time.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
+from app.core.analysis import largest_face
 from app.core.detection import BackgroundDetector, Detector
-from app.core.engine import RESTORER_NOT_READY, select_faces
-from app.core.options import RestoreOptions, SwapOptions
+from app.core.engine import RESTORER_NOT_READY, Note, select_faces
+from app.core.face_map import Assignment, FaceMap, TrackRecognizer, Unmatched
+from app.core.options import FaceChoice, RestoreOptions, SwapOptions
 from app.core.tracker import Tracker
 from app.core.types import Face, Frame
 
 # Every stage is reported for every frame (0 when it did not run), so averages are per-frame costs.
-STAGES = ("track", "detect", "swap", "paste", "restore")
+STAGES = ("track", "detect", "recognize", "swap", "landmarks", "paste", "restore")
 
 
 class SwapResultLike(Protocol):
@@ -31,13 +37,19 @@ class SwapResultLike(Protocol):
     @property
     def timings(self) -> Mapping[str, float]: ...
 
+    @property
+    def notes(self) -> tuple[Note, ...]: ...
+
 
 class FaceEngine(Protocol):
     """What a processor needs of app.core.engine.Engine."""
 
     def detect(self, frame: Frame, options: SwapOptions) -> list[Face]: ...
 
-    def swap(self, frame: Frame, source: Any, faces: Sequence[Face], options: SwapOptions) -> SwapResultLike: ...
+    def embed(self, frame: Frame, face: Face) -> Face: ...
+
+    def swap(self, frame: Frame, faces: Sequence[Face], sources: Sequence[Any], options: SwapOptions
+             ) -> SwapResultLike: ...
 
     def restore_into(self, out: Frame, faces: Sequence[Face], restore: RestoreOptions) -> None: ...
 
@@ -49,7 +61,7 @@ class ProcessedFrame:
     frame: Frame  # the output: a new array when a face was processed, else the input itself
     faces: tuple[Face, ...]  # the faces that were processed (in the input's coordinates)
     timings: dict[str, float] = field(default_factory=dict)  # ms per stage (STAGES) and "total"
-    notes: tuple[str, ...] = ()  # things the user should know about this frame (said once by front ends)
+    notes: tuple[Note, ...] = ()  # things the user should know about this frame (said once by front ends)
 
 
 class VideoFrames:
@@ -94,38 +106,48 @@ class FrameProcessor:
         self.restore_only = restore_only
         self.wait_for_restorer = wait_for_restorer
         self._detection_settings: tuple[int, float] | None = None
+        self.recognizer: TrackRecognizer[Any] = TrackRecognizer(self._embed)
+        self._maps: tuple[FaceMap[Any], str, FaceMap[Any]] | None = None  # (given, others) -> the map used
         self.frames = 0
         self.frames_with_faces = 0
         self.stage_totals: dict[str, float] = {}  # summed ms per stage, over every frame processed
+        self.notes: list[Note] = []  # every distinct note so far, in order (a job says each once)
 
     def process(self, frame: Frame, source: Any, options: SwapOptions, timestamp: float | None = None
                 ) -> ProcessedFrame:
-        """`frame` with its faces swapped for `source`'s (restored when `options` ask). Without a source (and
-        unless restoring only) the frame passes through untouched. `timestamp` (seconds) is the frame's time in
-        a stream; a tracker needs it."""
+        """`frame` with its faces swapped (restored when `options` ask). `source`: a SourceFace for everyone, a
+        FaceMap of people and their sources, or None (the frame passes through, unless restoring only).
+        `timestamp` (seconds) is the frame's time in a stream; a tracker needs it."""
         t0 = time.perf_counter()
         timings = dict.fromkeys(STAGES, 0.0)
-        notes: tuple[str, ...] = ()
+        notes: tuple[Note, ...] = ()
         if not self.wait_for_restorer:
             ready = self.engine.options_ready_now(options)
             if ready is not options:
                 notes = (RESTORER_NOT_READY,)
             options = ready
         out, faces = frame, tuple[Face, ...]()
-        if source is not None or self.restore_only:
+        if self.restore_only:
             found = self._faces(frame, options, timestamp, timings)
             if found:
-                out = self._work(frame, source, found, options, timings)
-                faces = tuple(found)
+                out, faces = self._restore(frame, found, options, timings), tuple(found)
+        elif source is not None:
+            chosen = self._assignments(frame, source, options, timestamp, timings)
+            if chosen:
+                faces = tuple(a.face for a in chosen)
+                result = self.engine.swap(frame, faces, [a.source for a in chosen], options)
+                timings.update(result.timings)
+                out, notes = result.frame, notes + tuple(result.notes)
         timings["total"] = (time.perf_counter() - t0) * 1000.0
         self._count(faces, timings)
+        self.notes += [n for n in notes if n not in self.notes]
         return ProcessedFrame(out, faces, timings, notes)
 
     def video_frames(self, source: Any, options: SwapOptions) -> VideoFrames:
         """The per-frame function of a video job (app/media.process_video) over this processor."""
         return VideoFrames(self, source, options)
 
-    # -- internals -------------------------------------------------------------------------------------------
+    # -- which faces, and whose source -----------------------------------------------------------------------
     def _detector(self, options: SwapOptions) -> Detector:
         if self._detect is not None:
             return self._detect
@@ -136,29 +158,68 @@ class FrameProcessor:
 
         return detect
 
-    def _faces(self, frame: Frame, options: SwapOptions, timestamp: float | None, timings: dict[str, float]
-               ) -> list[Face]:
+    def _embed(self, frame: Frame, face: Face) -> Any:
+        return self.engine.embed(frame, face).embedding
+
+    def _faces(self, frame: Frame, options: SwapOptions, timestamp: float | None, timings: dict[str, float],
+               choice: FaceChoice | None = None) -> list[Face]:
+        """The faces to work on: tracked (streams) or detected (stills), all or the largest (`choice`, default
+        the options')."""
         detect = self._detector(options)
+        faces_choice = options.faces if choice is None else choice
         if self.tracker is None:
             t0 = time.perf_counter()
-            faces = select_faces(detect(frame), options)
+            found = detect(frame)
             timings["detect"] = (time.perf_counter() - t0) * 1000.0
-            return faces
+            return found if faces_choice == "all" else select_faces(found, options)
         settings = (options.det_size, options.det_threshold)
         if self._detection_settings is not None and settings != self._detection_settings:
             self.tracker.request_detection()  # other detection settings: detect again at once
         self._detection_settings = settings
-        faces = self.tracker.update(frame, 0.0 if timestamp is None else timestamp, detect, options.faces,
+        found = self.tracker.update(frame, 0.0 if timestamp is None else timestamp, detect, faces_choice,
                                     self.background)
         timings.update(self.tracker.last_timings)
-        return faces
+        return found
 
-    def _work(self, frame: Frame, source: Any, faces: list[Face], options: SwapOptions, timings: dict[str, float]
-              ) -> Frame:
-        if not self.restore_only:
-            result = self.engine.swap(frame, source, faces, options)
-            timings.update(result.timings)
-            return result.frame
+    def _face_map(self, given: FaceMap[Any], options: SwapOptions) -> FaceMap[Any]:
+        """`given` with the options' choice for the people it does not map (kept while neither changes, so a
+        stream's recognised tracks are not matched again)."""
+        if self._maps is not None and self._maps[0] is given and self._maps[1] == options.others:
+            return self._maps[2]
+        unmatched: Unmatched = "default" if options.others == "swap" else "keep"
+        used = given if given.unmatched == unmatched else replace(given, unmatched=unmatched)
+        self._maps = (given, options.others, used)
+        return used
+
+    def _assignments(self, frame: Frame, source: Any, options: SwapOptions, timestamp: float | None,
+                     timings: dict[str, float]) -> list[Assignment[Any]]:
+        if not isinstance(source, FaceMap) or not source.people:
+            default = source.default if isinstance(source, FaceMap) else source
+            if default is None or (isinstance(source, FaceMap) and options.others == "keep"):
+                return []
+            return [Assignment(face, default, None, -1.0) for face in self._faces(frame, options, timestamp,
+                                                                                   timings)]
+        face_map = self._face_map(source, options)
+        found = self._faces(frame, options, timestamp, timings, choice="all")
+        t0 = time.perf_counter()
+        if self.tracker is None:
+            chosen = face_map.assign(frame, found, self._embed)
+            target = largest_face([a.face for a in chosen if a.person is None])
+
+            def wanted(a: Assignment[Any]) -> bool:
+                return options.faces == "all" or a.face is target
+        else:
+            chosen = self.recognizer.assign(face_map, frame, self.tracker.tracked())
+            target_id = self.tracker.target_id
+
+            def wanted(a: Assignment[Any]) -> bool:
+                return options.faces == "all" or a.track_id == target_id
+        timings["recognize"] = (time.perf_counter() - t0) * 1000.0
+        # Mapped people are always swapped; the others follow `others` (in the map) and `faces`.
+        return [a for a in chosen if a.source is not None and (a.person is not None or wanted(a))]
+
+    # -- the work --------------------------------------------------------------------------------------------
+    def _restore(self, frame: Frame, faces: list[Face], options: SwapOptions, timings: dict[str, float]) -> Frame:
         out = frame.copy()
         if options.restore is not None:
             t0 = time.perf_counter()

@@ -40,6 +40,7 @@ ROLES = (
     ModelRole("recognizer", (manifest.RECOGNIZER,), True),
     ModelRole("swapper", (manifest.INSWAPPER,), True),
     ModelRole("restorer", (manifest.RESTORER_ONNX, manifest.RESTORER_PTH), False),
+    ModelRole("landmarker", (manifest.LANDMARK_2D,), False),  # the mouth and face-outline masks
 )
 ROLE = {r.key: r for r in ROLES}
 SWAP_ROLES = ("detector", "recognizer", "swapper")  # what a swap needs
@@ -105,6 +106,11 @@ class ModelSet:
         return self._get("swapper", lambda: self._load_insightface(manifest.INSWAPPER, "INSwapper"))
 
     @property
+    def landmarker(self) -> Any:
+        """insightface Landmark over buffalo_l/2d106det.onnx (106 points, for masks)."""
+        return self._get("landmarker", self._load_landmarker)
+
+    @property
     def restorer(self) -> ort.InferenceSession:
         """GFPGAN v1.4 as an onnxruntime session (the ONNX file, or the cached conversion of the .pth)."""
         return self._get("restorer", self._load_restorer)
@@ -160,6 +166,13 @@ class ModelSet:
                 f"model file {path} is not a {entry.purpose} model (it loads as {type(model).__name__}); "
                 "replace it with the right file", fetch=(entry.key,)
             )
+        return model
+
+    def _load_landmarker(self) -> Any:
+        from app.core.landmarks import check_landmarker
+
+        model = self._load_insightface(manifest.LANDMARK_2D, "Landmark")
+        check_landmarker(model)
         return model
 
     def _load_restorer(self) -> ort.InferenceSession:

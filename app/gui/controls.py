@@ -93,6 +93,7 @@ class ControlsPanel(QWidget):
         form.addRow(self.virtual_camera_state)
         form.addRow(self.record, self.record_path)
         layout.addWidget(out_box)
+        self._add_options_group(layout, "mask", "Mask")
         self._add_options_group(layout, "restore", "Restore (GFPGAN)")
         self._add_options_group(layout, "detection", "Detection")
         self.faces = self.option_controls.combo_box("faces")

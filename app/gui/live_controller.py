@@ -16,7 +16,7 @@ from app.core.options import SwapOptions
 from app.core.processor import FaceEngine
 from app.core.types import Frame
 from app.gui.live_events import EventPump
-from app.gui.messages import user_text
+from app.gui.messages import note_text, user_text
 from app.gui.paths import recording_path
 from app.gui.settings import CameraChoice
 from app.gui.tasks import TaskRunner
@@ -63,7 +63,7 @@ class LiveController(QObject):
         self.recorder: SwitchableSink | None = None
         self.events = EventPump(stats_interval_ms, self)
         self.events.stats.connect(self.stats_updated)
-        self.events.notice.connect(lambda text: self.message.emit(text, "warning"))
+        self.events.notice.connect(lambda text, fetch: self.message.emit(note_text(text, fetch), "warning"))
         self.events.sink_state.connect(self._sink_state)
         self.events.ended.connect(self._ended)
         self.frame_ready.connect(self._take_frame)

@@ -8,7 +8,7 @@ from app.live.events import Ended, EventChannel, Notice, SinkState, Stats
 
 
 class EventPump(QObject):
-    notice = Signal(str)
+    notice = Signal(str, object)  # text, the models whose download would help (or None)
     sink_state = Signal(str, str, str)  # sink name, state ('on', 'off', 'unavailable'), detail
     stats = Signal(object)  # StatsSnapshot
     ended = Signal(str, object)  # reason ('end of input', 'error', 'stopped'), the error or None
@@ -38,7 +38,7 @@ class EventPump(QObject):
             if isinstance(event, Stats):
                 self.stats.emit(event.snapshot)
             elif isinstance(event, Notice):
-                self.notice.emit(event.text)
+                self.notice.emit(event.text, event.fetch)
             elif isinstance(event, SinkState):
                 self.sink_state.emit(event.sink, event.state, event.detail)
             elif isinstance(event, Ended):

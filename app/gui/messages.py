@@ -7,6 +7,11 @@ from app.errors import DLCError, ModelError
 MODELS_DIALOG = "Tools \u25b8 Models\u2026"
 
 
+def note_text(text: str, fetch: tuple[str, ...] | None) -> str:
+    """A notice from the engine (the job goes on), with where to get what would help."""
+    return f"{text[:1].upper()}{text[1:]}. Download it in {MODELS_DIALOG}." if fetch is not None else text
+
+
 def user_text(exc: BaseException) -> str:
     """A message for the banner or a photo's status line."""
     if not isinstance(exc, DLCError):

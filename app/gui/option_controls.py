@@ -119,7 +119,7 @@ class OptionControls(QObject):
 
     changed = Signal(object)  # SwapOptions
 
-    def __init__(self, form: Form) -> None:
+    def __init__(self, form: Form[SwapOptions]) -> None:
         super().__init__()
         self.form = form
         self._controls = {f.key: _Control(f) for f in form}

@@ -71,7 +71,7 @@ def open_preview_window(title: str) -> PreviewWindow:
 
 
 def run_preview(session: LiveSession, window: PreviewWindow, duration: float | None,
-                on_notice: Callable[[str], None]) -> str:
+                on_notice: Callable[[Notice], None]) -> str:
     """Show `window` until the session ends, the window closes, `duration` passes or Ctrl+C; returns why. The
     session's statistics show under the picture; its notices go to `on_notice`."""
     application()
@@ -84,7 +84,7 @@ def run_preview(session: LiveSession, window: PreviewWindow, duration: float | N
             if isinstance(event, Stats):
                 window.stats.setText(event.snapshot.format())
             elif isinstance(event, Notice):
-                on_notice(event.text)
+                on_notice(event)
             elif isinstance(event, Ended):
                 ended = True
         if ended:

@@ -71,7 +71,7 @@ class SettingsStore:
         return self.qsettings.value(key)
 
     # -- options ------------------------------------------------------------------------------------------
-    def option_values(self, form: Form = SWAP_FORM) -> dict[str, Any]:
+    def option_values(self, form: Form[SwapOptions] = SWAP_FORM) -> dict[str, Any]:
         """The stored value of every field of `form` (its key is the field's settings key); a missing or
         unreadable one is the field's default."""
         values: dict[str, Any] = {}
@@ -86,10 +86,10 @@ class SettingsStore:
             values[f.key] = value
         return values
 
-    def options(self, form: Form = SWAP_FORM) -> SwapOptions:
+    def options(self, form: Form[SwapOptions] = SWAP_FORM) -> SwapOptions:
         return form.build(self.option_values(form))
 
-    def save_option_values(self, values: dict[str, Any], form: Form = SWAP_FORM) -> None:
+    def save_option_values(self, values: dict[str, Any], form: Form[SwapOptions] = SWAP_FORM) -> None:
         for f in form:
             if f.key in values:
                 self.qsettings.setValue(f.settings_key, values[f.key])

@@ -22,9 +22,11 @@ EndReason = Literal["end of input", "error", "stopped"]
 
 @dataclass(frozen=True)
 class Notice:
-    """Something the user should know while the session goes on (a sink missing, restoration not ready)."""
+    """Something the user should know while the session goes on (a sink missing, restoration not ready); `fetch`
+    names the models whose download would help (each front end words how)."""
 
     text: str
+    fetch: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -74,13 +76,13 @@ class EventChannel:
                 self._ended = self._ended or isinstance(event, Ended)
             self._cond.notify_all()
 
-    def notice_once(self, text: str) -> None:
+    def notice_once(self, text: str, fetch: tuple[str, ...] | None = None) -> None:
         """Post a notice unless the same text was posted before in this session."""
         with self._cond:
             if text in self._noticed:
                 return
             self._noticed.add(text)
-        self.publish(Notice(text))
+        self.publish(Notice(text, fetch))
 
     def drain(self) -> list[LiveEvent]:
         with self._cond:

@@ -245,7 +245,7 @@ class LiveSession:
     def _process(self, item: Stamped[Frame], options: SwapOptions, face_source: Any) -> tuple[Frame, dict[str, float]]:
         result = self.processor.process(item.value, face_source, options, item.captured_at)
         for note in result.notes:
-            self.events.notice_once(note)
+            self.events.notice_once(note.text, note.fetch)
         return result.frame, result.timings
 
     def _open_sinks(self, size: tuple[int, int]) -> None:

@@ -20,7 +20,8 @@ def test_root_names_the_api_and_its_models(client):
     assert r.status_code == 200
     body = r.json()
     assert body["name"] == "Deep Live Cam API" and body["version"]
-    assert body["models"] == {"detector": True, "recognizer": True, "swapper": True, "restorer": True}
+    assert body["models"] == {"detector": True, "recognizer": True, "swapper": True, "restorer": True,
+                              "landmarker": True}
     assert_clean(r)
 
 
@@ -32,7 +33,8 @@ def test_health_reports_device_models_pool_and_cache(client):
     assert "CPUExecutionProvider" in body["device"]["providers"]
     assert body["device"]["cuda"] in (True, False)
     assert {m["name"]: m["status"] for m in body["models"]} == {
-        "detector": "loaded", "recognizer": "loaded", "swapper": "loaded", "restorer": "loaded"}
+        "detector": "loaded", "recognizer": "loaded", "swapper": "loaded", "restorer": "loaded",
+        "landmarker": "loaded"}
     assert body["pool"]["workers"] == 2 and body["pool"]["queue_limit"] == 8
     assert set(body["source_cache"]) >= {"hits", "misses", "size"}
     assert_clean(r)

@@ -101,7 +101,7 @@ def test_swap_agrees_with_insightface_in_the_face_core(engine, standin_models_di
     reference = insightface_model(standin_models_dir / "inswapper_128.onnx")
     src = SimpleNamespace(normed_embedding=source.face.normed_embedding)
     for face in engine.detect(s.image, SwapOptions()):
-        ours = engine.swap(s.image, source, [face], PLAIN).frame
+        ours = engine.swap(s.image, [face], [source], PLAIN).frame
         theirs = reference.get(np.array(s.image), SimpleNamespace(kps=face.points), src, paste_back=True)
         x0, y0 = np.floor(face.points.min(axis=0)).astype(int)
         x1, y1 = np.ceil(face.points.max(axis=0)).astype(int)
@@ -142,9 +142,9 @@ def test_blend_scales_the_change(engine):
     s = photos.astronaut()
     source = engine.prepare_source(photos.tom_hanks().image)
     faces = engine.detect(s.image, SwapOptions())
-    full = engine.swap(s.image, source, faces, PLAIN).frame.astype(int)
-    half = engine.swap(s.image, source, faces, PLAIN.replace(blend=0.5)).frame.astype(int)
-    none = engine.swap(s.image, source, faces, PLAIN.replace(blend=0.0)).frame
+    full = engine.swap(s.image, faces, [source] * len(faces), PLAIN).frame.astype(int)
+    half = engine.swap(s.image, faces, [source] * len(faces), PLAIN.replace(blend=0.5)).frame.astype(int)
+    none = engine.swap(s.image, faces, [source] * len(faces), PLAIN.replace(blend=0.0)).frame
     assert np.array_equal(none, s.image)
     d_full = np.abs(full - s.image).sum()
     d_half = np.abs(half - s.image).sum()
@@ -157,11 +157,11 @@ def test_face_scale_grows_the_region(engine):
     faces = engine.detect(s.image, SwapOptions())
 
     def changed_area(scale: float) -> int:
-        out = engine.swap(s.image, source, faces, PLAIN.replace(face_scale=scale)).frame
+        out = engine.swap(s.image, faces, [source] * len(faces), PLAIN.replace(face_scale=scale)).frame
         return int(np.any(out != s.image, axis=2).sum())
 
     assert changed_area(1.5) > 1.8 * changed_area(1.0) > 1.8 * 1.8 * changed_area(0.6) * 0.9
-    big = engine.swap(s.image, source, faces, PLAIN.replace(face_scale=1.5)).frame
+    big = engine.swap(s.image, faces, [source] * len(faces), PLAIN.replace(face_scale=1.5)).frame
     outside = outside_mask(s.image.shape, face_regions(faces, s.image.shape, 1.5))
     assert np.array_equal(big[outside], s.image[outside])
 
@@ -178,7 +178,7 @@ def test_colour_correction_moves_colour_towards_the_target(engine):
     target_mean = target_crop[inner].mean(axis=0)
 
     def mean_error(cc: bool) -> float:
-        out = engine.swap(s.image, source, [face], PLAIN.replace(color_correction=cc)).frame
+        out = engine.swap(s.image, [face], [source], PLAIN.replace(color_correction=cc)).frame
         crop, _ = align_crop(out, face.points, 128)
         return float(np.abs(crop[inner].mean(axis=0) - target_mean).mean())
 

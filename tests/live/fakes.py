@@ -19,6 +19,7 @@ class FakeResult:
     frame: Frame
     faces: Sequence[Face]
     timings: dict[str, float] = field(default_factory=dict)
+    notes: tuple[object, ...] = ()
 
 
 class SlowEngine:
@@ -53,7 +54,10 @@ class SlowEngine:
     def restore_into(self, out: Frame, faces: Sequence[Face], restore: object) -> None:
         raise AssertionError("the hand-off tests never restore")
 
-    def swap(self, frame: Frame, source: Any, faces: Sequence[Face], options: SwapOptions) -> FakeResult:
+    def embed(self, frame: Frame, face: Face) -> Face:
+        raise AssertionError("the hand-off tests map no people")
+
+    def swap(self, frame: Frame, faces: Sequence[Face], sources: Sequence[Any], options: SwapOptions) -> FakeResult:
         t0 = time.perf_counter()
         with self.lock:
             self.options_seen.append(options)
