@@ -56,12 +56,22 @@ class FaceEngine(Protocol):
     def options_ready_now(self, options: SwapOptions) -> SwapOptions: ...
 
 
+@dataclass(frozen=True)
+class Person:
+    """A face seen in a frame: where, the track that follows it (streams), and whom it was recognised as."""
+
+    face: Face
+    track_id: int | None = None
+    mapped: str | None = None  # the mapped person's name; None: unmatched (or no mapping)
+
+
 @dataclass(frozen=True, eq=False)
 class ProcessedFrame:
     frame: Frame  # the output: a new array when a face was processed, else the input itself
     faces: tuple[Face, ...]  # the faces that were processed (in the input's coordinates)
     timings: dict[str, float] = field(default_factory=dict)  # ms per stage (STAGES) and "total"
     notes: tuple[Note, ...] = ()  # things the user should know about this frame (said once by front ends)
+    people: tuple[Person, ...] = ()  # every face found in the input (processed or not), for a front end to show
 
 
 class VideoFrames:
@@ -126,13 +136,13 @@ class FrameProcessor:
             if ready is not options:
                 notes = (RESTORER_NOT_READY,)
             options = ready
-        out, faces = frame, tuple[Face, ...]()
+        out, faces, people = frame, tuple[Face, ...](), tuple[Person, ...]()
         if self.restore_only:
             found = self._faces(frame, options, timestamp, timings)
             if found:
                 out, faces = self._restore(frame, found, options, timings), tuple(found)
         elif source is not None:
-            chosen = self._assignments(frame, source, options, timestamp, timings)
+            chosen, people = self._assignments(frame, source, options, timestamp, timings)
             if chosen:
                 faces = tuple(a.face for a in chosen)
                 result = self.engine.swap(frame, faces, [a.source for a in chosen], options)
@@ -141,7 +151,7 @@ class FrameProcessor:
         timings["total"] = (time.perf_counter() - t0) * 1000.0
         self._count(faces, timings)
         self.notes += [n for n in notes if n not in self.notes]
-        return ProcessedFrame(out, faces, timings, notes)
+        return ProcessedFrame(out, faces, timings, notes, people)
 
     def video_frames(self, source: Any, options: SwapOptions) -> VideoFrames:
         """The per-frame function of a video job (app/media.process_video) over this processor."""
@@ -192,13 +202,16 @@ class FrameProcessor:
         return used
 
     def _assignments(self, frame: Frame, source: Any, options: SwapOptions, timestamp: float | None,
-                     timings: dict[str, float]) -> list[Assignment[Any]]:
+                     timings: dict[str, float]) -> tuple[list[Assignment[Any]], tuple[Person, ...]]:
+        """Who is swapped with which source, and everyone seen (with their tracks, in a stream)."""
         if not isinstance(source, FaceMap) or not source.people:
             default = source.default if isinstance(source, FaceMap) else source
-            if default is None or (isinstance(source, FaceMap) and options.others == "keep"):
-                return []
-            return [Assignment(face, default, None, -1.0) for face in self._faces(frame, options, timestamp,
-                                                                                   timings)]
+            keep = default is None or (isinstance(source, FaceMap) and options.others == "keep")
+            found = self._faces(frame, options, timestamp, timings, choice="all" if keep else None)
+            people = self._people(found, options)
+            if keep:
+                return [], people
+            return [Assignment(face, default, None, -1.0) for face in found], people
         face_map = self._face_map(source, options)
         found = self._faces(frame, options, timestamp, timings, choice="all")
         t0 = time.perf_counter()
@@ -215,8 +228,18 @@ class FrameProcessor:
             def wanted(a: Assignment[Any]) -> bool:
                 return options.faces == "all" or a.track_id == target_id
         timings["recognize"] = (time.perf_counter() - t0) * 1000.0
+        people = tuple(Person(a.face, a.track_id, a.person) for a in chosen)
         # Mapped people are always swapped; the others follow `others` (in the map) and `faces`.
-        return [a for a in chosen if a.source is not None and (a.person is not None or wanted(a))]
+        return [a for a in chosen if a.source is not None and (a.person is not None or wanted(a))], people
+
+    def _people(self, faces: list[Face], options: SwapOptions) -> tuple[Person, ...]:
+        """The faces with their track ids (the tracker returns them in track order; one face: the target)."""
+        if self.tracker is None:
+            return tuple(Person(face) for face in faces)
+        if options.faces == "largest" and len(faces) == 1:
+            return (Person(faces[0], self.tracker.target_id),)
+        return tuple(Person(face, track_id) for (track_id, _), face in zip(self.tracker.tracked(), faces,
+                                                                           strict=False))
 
     # -- the work --------------------------------------------------------------------------------------------
     def _restore(self, frame: Frame, faces: list[Face], options: SwapOptions, timings: dict[str, float]) -> Frame:

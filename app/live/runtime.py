@@ -16,10 +16,11 @@ import logging
 import threading
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from app.core.options import SwapOptions
-from app.core.processor import FaceEngine, FrameProcessor
+from app.core.processor import FaceEngine, FrameProcessor, Person
 from app.core.tracker import Tracker
 from app.core.types import Frame
 from app.errors import CameraError, DLCError
@@ -31,6 +32,13 @@ from app.live.sinks import Sink, SinkUnavailable
 from app.live.stats import LiveStats, StatsSnapshot
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, eq=False)
+class SeenPeople:
+    frame: Frame  # the camera frame they were found in, before the swap
+    people: tuple[Person, ...]
+    seq: int  # the frame's number
 
 
 class LiveSession:
@@ -69,6 +77,7 @@ class LiveSession:
         self.done = threading.Event()
         self._error: BaseException | None = None
         self._ended = False  # Ended was posted (guarded by _lock)
+        self._seen: SeenPeople | None = None
         self.info: CaptureInfo | None = None
         self.max_behind = 0  # the most frames that had arrived after the one the worker took (<= 1)
         self._lock = threading.Lock()
@@ -152,6 +161,11 @@ class LiveSession:
     def wait(self, timeout: float | None = None) -> bool:
         """Wait for the run to end by itself (end of file, error); True when it has."""
         return self.done.wait(timeout)
+
+    def people(self) -> SeenPeople | None:
+        """The faces of the newest processed camera frame (as captured, before the swap), with their tracks and
+        whom they were recognised as: what a front end needs to let the user pick a person."""
+        return self._seen
 
     @property
     def error(self) -> BaseException | None:
@@ -244,6 +258,7 @@ class LiveSession:
 
     def _process(self, item: Stamped[Frame], options: SwapOptions, face_source: Any) -> tuple[Frame, dict[str, float]]:
         result = self.processor.process(item.value, face_source, options, item.captured_at)
+        self._seen = SeenPeople(item.value, result.people, item.seq)  # one reference: written here only
         for note in result.notes:
             self.events.notice_once(note.text, note.fetch)
         return result.frame, result.timings
