@@ -18,6 +18,7 @@ BENCHMARKS = {
     "swap": ["-m", "benchmarks.bench_swap"],
     "live_handoff": ["-m", "benchmarks.bench_live_handoff"],
     "live_loop": ["-m", "benchmarks.bench_live_loop"],
+    "landing": ["-m", "benchmarks.bench_landing"],
     "video": ["-m", "benchmarks.bench_video"],
     "api": ["-m", "benchmarks.bench_api"],
     "gui_paint": ["-m", "benchmarks.bench_gui_paint"],
