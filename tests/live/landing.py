@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 import av
-import cv2
 import numpy as np
 import numpy.typing as npt
 
