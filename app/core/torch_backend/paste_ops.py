@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from app.core.paste import Region, crop_region, feather_mask, scaled_inverse
-from app.core.torch_backend.frame_ops import Matrices, affine_coordinates, matrices_to_device, sample_bilinear
+from app.core.torch_backend.frame_ops import Matrices, sample, sampling_grids
 
 
 @dataclass(frozen=True)
@@ -45,22 +45,25 @@ def _placements(matrices: Matrices, size: int, face_scale: float, frame_shape: t
 
 
 def colour_matched(crops: torch.Tensor, references: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
-    """match_colour for a batch: per face and channel, the crop's mean moved to the reference's and its
-    spread scaled by the ratio of standard deviations clipped to [0.8, 1.25], over the pixels where the mask
-    (N x S x S, 0..255) is at least 128; rounded and saturated like cv2.transform on uint8."""
-    weight = (masks >= 128).to(torch.float32).unsqueeze(-1)  # N x S x S x 1
-    count = weight.sum(dim=(1, 2)).clamp_(min=1.0)  # N x 1; an empty mask gives 0 means, as meanStdDev does
+    """match_colour for a batch (N x 3 x S x S): per face and channel, the crop's mean moved to the
+    reference's and its spread scaled by the ratio of standard deviations clipped to [0.8, 1.25], over the
+    pixels where the mask (N x S x S, 0..255) is at least 128; rounded and saturated like cv2.transform."""
+    weight = (masks >= 128).to(torch.float32).unsqueeze(1)  # N x 1 x S x S
+    count = weight.sum(dim=(2, 3), keepdim=True).clamp_(min=1.0)  # an empty mask: 0 means, as meanStdDev
 
     def stats(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        mean = (x * weight).sum(dim=(1, 2)) / count
-        var = (torch.square(x - mean[:, None, None, :]) * weight).sum(dim=(1, 2)) / count
+        mean = (x * weight).sum(dim=(2, 3), keepdim=True) / count
+        var = (torch.square(x - mean) * weight).sum(dim=(2, 3), keepdim=True) / count
         return mean, torch.sqrt(var)
 
     mean_t, std_t = stats(references)
     mean_s, std_s = stats(crops)
     gain = torch.clamp(std_t / torch.clamp(std_s, min=1.0), 0.8, 1.25)
-    bias = mean_t - gain * mean_s
-    return torch.round(crops * gain[:, None, None, :] + bias[:, None, None, :]).clamp_(0.0, 255.0)
+    return torch.round(crops * gain + (mean_t - gain * mean_s)).clamp_(0.0, 255.0)
+
+
+def _upload_mask(mask: np.ndarray, device: torch.device) -> torch.Tensor:
+    return torch.from_numpy(mask.astype(np.float32)).to(device, non_blocking=True)
 
 
 class DevicePaster:
@@ -69,7 +72,7 @@ class DevicePaster:
     def __init__(self, crop_size: int = 128, device: torch.device | str = "cpu") -> None:
         self.crop_size = crop_size
         self.device = torch.device(device)
-        self.mask = torch.from_numpy(feather_mask(crop_size)).to(self.device, torch.float32)
+        self.mask = _upload_mask(feather_mask(crop_size), self.device)
 
     def paste(
         self,
@@ -81,13 +84,13 @@ class DevicePaster:
         colour_references: torch.Tensor | None = None,
         masks: torch.Tensor | None = None,
     ) -> list[Region | None]:
-        """Blend each of `crops` (N x S x S x 3 BGR 0..255 float, e.g. from_swapper_output) into `frame`
+        """Blend each of `crops` (N x 3 x S x S BGR 0..255 float, e.g. from_swapper_output) into `frame`
         (H x W x 3 uint8 on the device) in place, in order; returns the region each touched (None: none).
 
         `matrices`: each crop's frame -> crop matrix (the alignment's). `colour_references`: the original
         aligned crops (align_crops), to match each crop's colour to. `masks`: N x S x S per-face alpha in
         crop space (0..255, any dtype; e.g. a mouth or face-outline mask); None: the feathered box."""
-        n, size = crops.shape[0], crops.shape[1]
+        n, size = crops.shape[0], crops.shape[-1]
         if len(matrices) != n:
             raise ValueError(f"{n} crops but {len(matrices)} matrices")
         if masks is not None and tuple(masks.shape) != (n, size, size):
@@ -97,7 +100,7 @@ class DevicePaster:
         if blend <= 0.0 or not placements:
             return regions
         if masks is None:
-            mask = self.mask if size == self.crop_size else torch.from_numpy(feather_mask(size)).to(frame.device)
+            mask = self.mask if size == self.crop_size else _upload_mask(feather_mask(size), frame.device)
             masks_f = mask.to(torch.float32).expand(n, size, size)
         else:
             masks_f = masks.to(device=frame.device, dtype=torch.float32)
@@ -105,17 +108,17 @@ class DevicePaster:
         if colour_references is not None:
             crops = colour_matched(crops, colour_references.to(torch.float32), masks_f)
         alpha = torch.round(masks_f * float(blend)).clamp_(0.0, 255.0) if blend < 1.0 else masks_f
-        alpha = alpha.unsqueeze(-1)
-        premultiplied = torch.cat((torch.round(crops * alpha * (1.0 / 255.0)), alpha), dim=-1)  # N x S x S x 4
+        alpha = alpha.unsqueeze(1)
+        premultiplied = torch.cat((torch.round(crops * alpha * (1.0 / 255.0)), alpha), dim=1)  # N x 4 x S x S
         if len(placements) < n:
-            keep = torch.tensor([p.index for p in placements], device=frame.device)
+            keep = torch.from_numpy(np.array([p.index for p in placements])).to(frame.device, non_blocking=True)
             premultiplied = premultiplied.index_select(0, keep)
         # All regions are sampled in one batch, padded to the largest; each blend reads its own part.
         height = max(p.region[3] - p.region[1] for p in placements)
         width = max(p.region[2] - p.region[0] for p in placements)
-        maps = matrices_to_device(np.stack([p.region_to_crop for p in placements]), frame.device)
-        x, y = affine_coordinates(maps, height, width)
-        warped = torch.round(sample_bilinear(premultiplied, x, y, "constant"))
+        maps = np.stack([p.region_to_crop for p in placements])
+        grids = sampling_grids(maps, (height, width), (size, size), frame.device)
+        warped = torch.round(sample(premultiplied, grids, "constant")).permute(0, 2, 3, 1)  # K x h x w x 4
         for k, p in enumerate(placements):
             x0, y0, x1, y1 = p.region
             roi = frame[y0:y1, x0:x1]
