@@ -6,7 +6,10 @@ through alignment and paste-back. Faces are the astronaut's, at an eye distance 
 (1080p), one at the centre or four in a 2x2 layout; blend 0.8 with colour correction (the defaults).
 
 - `device`: transfer.upload -> swap_faces (align_crops, conversions, DevicePaster.paste) -> transfer.download,
-  timed end to end (the download waits for the device).
+  timed end to end (the download waits for the device), the frame in a FrameTransfer.host_frame() as a
+  capture would decode it (pinned on CUDA: no host copy); `pageable` with an ordinary numpy frame instead.
+- `diff`: the largest level difference between the device path's output frame and the CPU path's (a
+  correctness check on the device at hand: 1, or 2 where a crop pixel already differed by one).
 - `device stages`: the same with a device sync after each stage, for a breakdown (adds the syncs' cost).
 - `cpu`: frame.copy() -> per face align_crop, the inverted crop, FacePaster.paste with colour correction.
 
@@ -140,8 +143,14 @@ class Paths:
         out = frame.copy()
         for p in points:
             crop, matrix = align_crop(frame, p, 128)
-            self.cpu_paster.paste(out, np.ascontiguousarray(255 - crop), matrix, blend=0.8, colour_reference=crop)
+            self.cpu_paster.paste(out, inverted(crop), matrix, blend=0.8, colour_reference=crop)
         return out
+
+
+def inverted(crop: np.ndarray) -> np.ndarray:
+    """The stand-in model (1 - x) on a crop as the device path computes it: float32 in [0, 1], truncated."""
+    x = crop.astype(np.float32) * np.float32(1.0 / 255.0)
+    return np.floor(np.clip(np.float32(255.0) * (np.float32(1.0) - x), 0, 255)).astype(np.uint8)
 
 
 def run(device: str, repeats: int) -> dict[str, object]:
@@ -152,7 +161,11 @@ def run(device: str, repeats: int) -> dict[str, object]:
     for case, (w, h, eye) in CASES.items():
         for n in FACE_COUNTS:
             frame, points = scene(w, h, eye, n)
-            device_ms = median_ms(lambda f=frame, p=points: paths.device_frame(f, p), repeats)  # type: ignore[misc]
+            captured = paths.transfer.host_frame(frame.shape)  # where a capture would decode to (pinned on CUDA)
+            np.copyto(captured, frame)
+            device_ms = median_ms(lambda f=captured, p=points: paths.device_frame(f, p), repeats)  # type: ignore[misc]
+            pageable_ms = median_ms(lambda f=frame, p=points: paths.device_frame(f, p), repeats)  # type: ignore[misc]
+            diff = np.abs(paths.device_frame(frame, points).astype(np.int16) - paths.cpu_frame(frame, points))
             paths.stages = dict.fromkeys(paths.stages, 0.0)
             for _ in range(repeats):
                 paths.device_stages(frame, points)
@@ -161,6 +174,8 @@ def run(device: str, repeats: int) -> dict[str, object]:
                 "frame": f"{w}x{h}",
                 "faces": n,
                 "device_ms": round(device_ms, 3),
+                "device_pageable_frame_ms": round(pageable_ms, 3),
+                "max_level_difference_to_cpu": int(diff.max()),
                 "device_stage_ms": {k: round(v / repeats, 3) for k, v in paths.stages.items()},
                 "cpu_ms": round(cpu_ms, 3),
             }
@@ -195,10 +210,11 @@ def main(argv: list[str] | None = None) -> None:
     if args.json is not None:
         args.json.write_text(json.dumps(result, indent=2) + "\n")
     print(f"device {device}, torch {result['torch']} ({result['torch_threads']} threads), opencv {result['opencv']}")
-    print(f"{'case':12} {'device ms':>10} {'cpu ms':>8}   device stages (synced)")
+    print(f"{'case':12} {'device ms':>10} {'pageable':>9} {'cpu ms':>8} {'diff':>5}   device stages (synced)")
     for name, r in result["cases"].items():  # type: ignore[union-attr]
         stages = " ".join(f"{k} {v:.2f}" for k, v in r["device_stage_ms"].items())
-        print(f"{name:12} {r['device_ms']:>10.2f} {r['cpu_ms']:>8.2f}   {stages}")
+        print(f"{name:12} {r['device_ms']:>10.2f} {r['device_pageable_frame_ms']:>9.2f} {r['cpu_ms']:>8.2f} "
+              f"{r['max_level_difference_to_cpu']:>5}   {stages}")
 
 
 if __name__ == "__main__":

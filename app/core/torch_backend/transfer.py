@@ -1,10 +1,14 @@
-"""One upload per input frame and one download per output frame.
+"""One upload per input frame and one download per output frame, with no host copy where it can be helped.
 
-On CUDA (and ROCm, which presents itself as cuda) both go through page-locked staging buffers with
-non_blocking copies on the current stream, so the host pays only a memcpy into (or out of) pinned memory
-and the DMA runs on the copy engine while the host goes on. A small ring of buffers, each guarded by an
-event, keeps a buffer from being refilled while its last copy may still be in flight. Elsewhere (MPS, CPU)
-plain copies: MPS memory is shared with the host, and pinning does not apply.
+On CUDA (and ROCm, which presents itself as cuda) host frames live in page-locked memory from torch's
+caching host allocator, so copies are DMA on the copy engine (non_blocking, on the current stream) and the
+host does no memcpy:
+- `host_frame()` hands out such a frame for the capture to decode into; uploading it is a DMA straight
+  from it. A frame from anywhere else is first copied into a pinned one (one memcpy, ~0.4 ms at 1080p).
+- a download lands in a fresh pinned frame that the returned array keeps alive; the allocator takes the
+  memory back when the array is dropped, and never while a copy into or out of it is in flight (torch
+  records the copy's stream event on the block), so there is no ring of buffers to outlive.
+Elsewhere (MPS, CPU) plain copies: MPS memory is shared with the host, and pinning does not apply.
 
 The uploaded tensor is always the caller's own (never a view of the numpy frame), so pasting into it leaves
 the captured frame untouched for the tracker and the background detector.
@@ -12,7 +16,6 @@ the captured frame untouched for the tracker and the background detector.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -22,104 +25,75 @@ import torch
 Frame = npt.NDArray[np.uint8]
 
 
-@dataclass
-class _Staging:
-    host: torch.Tensor  # pinned on CUDA
-    event: Any = None  # torch.cuda.Event recorded after the last copy that used `host` (CUDA only)
-    uses: int = 0  # how many copies have used `host`: a pending download checks that it is still its own
+def _check(frame: Frame) -> None:
+    if frame.dtype != np.uint8 or frame.ndim != 3:
+        raise ValueError(f"a frame must be H x W x C uint8, got {frame.shape} {frame.dtype}")
 
 
-class _Ring:
-    """Staging buffers of one shape, used in turn."""
-
-    def __init__(self, slots: int, pin: bool) -> None:
-        if slots < 1:
-            raise ValueError("a staging ring needs at least one slot")
-        self._slots = slots
-        self._pin = pin
-        self._buffers: list[_Staging] = []
-        self._next = 0
-        self._shape: tuple[int, ...] = ()
-
-    def take(self, shape: tuple[int, ...]) -> _Staging:
-        if shape != self._shape:
-            buffers = [torch.empty(shape, dtype=torch.uint8) for _ in range(self._slots)]
-            self._buffers = [_Staging(b.pin_memory() if self._pin else b) for b in buffers]
-            self._shape, self._next = shape, 0
-        staging = self._buffers[self._next]
-        self._next = (self._next + 1) % self._slots
-        if staging.event is not None:
-            staging.event.synchronize()  # the copy from `slots` frames ago: long done, so no real wait
-        staging.uses += 1
-        return staging
-
-
-def _record(staging: _Staging, device: torch.device) -> None:
-    if device.type == "cuda":
-        if staging.event is None:
-            staging.event = torch.cuda.Event()  # type: ignore[no-untyped-call]
-        staging.event.record()
+def _pinned_tensor(frame: Frame) -> torch.Tensor | None:
+    """The pinned tensor a host_frame() array views, or None. Copies must go through that tensor, not a
+    from_numpy view of the array: only the allocator's own storage gets the copy's stream event that keeps
+    the block from being handed out again while the copy reads it."""
+    base = frame.base
+    if (isinstance(base, torch.Tensor) and base.data_ptr() == frame.ctypes.data and base.is_contiguous()
+            and tuple(base.shape) == frame.shape and base.dtype == torch.uint8 and base.is_pinned()):
+        return base
+    return None
 
 
 class PendingDownload:
-    """A download in flight; result() waits for it and returns the frame as an array the caller owns.
-    Take the result before `slots` further downloads start: their staging buffers are reused in turn."""
+    """A download in flight; result() waits for it and returns the frame as an array the caller owns."""
 
-    def __init__(self, staging: _Staging | None, value: torch.Tensor) -> None:
-        self._staging = staging
-        self._use = staging.uses if staging is not None else 0
-        self._value = value  # the device frame stays alive until its copy is done
+    def __init__(self, host: torch.Tensor, event: Any = None) -> None:
+        self._host = host
+        self._event = event  # torch.cuda.Event recorded after the copy (CUDA only)
 
     def result(self) -> Frame:
-        if self._staging is None:
-            return np.asarray(self._value.numpy(), dtype=np.uint8)
-        if self._staging.uses != self._use:
-            raise RuntimeError("download result taken too late: its staging buffer was reused")
-        if self._staging.event is not None:
-            self._staging.event.synchronize()
-        return np.array(self._staging.host.numpy(), dtype=np.uint8, copy=True)
+        if self._event is not None:
+            self._event.synchronize()
+        return np.asarray(self._host.numpy(), dtype=np.uint8)  # the array keeps the (pinned) tensor alive
 
 
 class FrameTransfer:
-    """Moves frames (H x W x 3 uint8 BGR) between the host and `device`. One per worker thread.
+    """Moves frames (H x W x 3 uint8 BGR) between the host and `device`. Thread-safe (it holds no buffers)."""
 
-    `staged`: copy through the ring of staging buffers (default: on CUDA, where they are pinned)."""
-
-    def __init__(self, device: torch.device | str, slots: int = 2, staged: bool | None = None) -> None:
+    def __init__(self, device: torch.device | str) -> None:
         self.device = torch.device(device)
-        pinned = self.device.type == "cuda"
-        self.staged = pinned if staged is None else staged
-        self._uploads = _Ring(slots, pinned)
-        self._downloads = _Ring(slots, pinned)
+        self.pinned = self.device.type == "cuda"
+
+    def host_frame(self, shape: tuple[int, int, int]) -> Frame:
+        """An empty host frame that uploads without a host copy (pinned on CUDA): decode into it."""
+        return np.asarray(torch.empty(shape, dtype=torch.uint8, pin_memory=self.pinned).numpy())
 
     def upload(self, frame: Frame) -> torch.Tensor:
         """The frame as a new H x W x 3 uint8 tensor on the device, ready for in-place pastes."""
-        if frame.dtype != np.uint8 or frame.ndim != 3:
-            raise ValueError(f"a frame must be H x W x C uint8, got {frame.shape} {frame.dtype}")
-        if not self.staged:
-            if self.device.type == "cpu":
-                return torch.from_numpy(np.array(frame, order="C", copy=True))
-            # A read-only array (a cached photo) cannot back a tensor, even for a copy's sake.
-            host = frame if frame.flags.writeable else frame.copy()
-            return torch.from_numpy(np.ascontiguousarray(host)).to(self.device)
-        staging = self._uploads.take(tuple(frame.shape))
-        np.copyto(staging.host.numpy(), frame)
-        out = torch.empty(tuple(frame.shape), dtype=torch.uint8, device=self.device)
-        out.copy_(staging.host, non_blocking=True)
-        _record(staging, self.device)
-        return out
+        _check(frame)
+        if self.device.type == "cpu":
+            return torch.from_numpy(np.array(frame, order="C", copy=True))
+        if self.pinned:
+            own = _pinned_tensor(frame)
+            if own is not None:  # a host_frame(): DMA straight from it
+                return own.to(self.device, non_blocking=True)
+            staging = torch.empty(frame.shape, dtype=torch.uint8, pin_memory=True)
+            np.copyto(staging.numpy(), frame)
+            return staging.to(self.device, non_blocking=True)
+        # A read-only array (a cached photo) cannot back a tensor, even for a copy's sake.
+        host_frame = frame if frame.flags.writeable else frame.copy()
+        return torch.from_numpy(np.ascontiguousarray(host_frame)).to(self.device)
 
     def start_download(self, frame: torch.Tensor) -> PendingDownload:
         """Queue the copy of a device frame to the host after the work queued before it; returns at once."""
-        if not self.staged:
-            host = frame.contiguous() if frame.device.type == "cpu" else frame.to("cpu")
-            return PendingDownload(None, host)
-        staging = self._downloads.take(tuple(frame.shape))
-        staging.host.copy_(frame, non_blocking=True)
-        _record(staging, self.device)
-        return PendingDownload(staging, frame)
+        if frame.device.type == "cpu":
+            return PendingDownload(frame.contiguous())
+        if not self.pinned:
+            return PendingDownload(frame.to("cpu"))
+        host = torch.empty(tuple(frame.shape), dtype=torch.uint8, pin_memory=True)
+        host.copy_(frame, non_blocking=True)
+        event = torch.cuda.Event()  # type: ignore[no-untyped-call]
+        event.record()
+        return PendingDownload(host, event)
 
     def download(self, frame: torch.Tensor) -> Frame:
-        """The device frame as a numpy array (waits for the work queued before it). Unstaged on the CPU
-        device the array shares the tensor's memory: do not write into the tensor afterwards."""
+        """The device frame as a numpy array (waits for the work queued before it). On the CPU device the
+        array shares the tensor's memory: do not write into the tensor afterwards."""
         return self.start_download(frame).result()

@@ -367,26 +367,18 @@ def test_transfer_round_trip_owns_its_memory() -> None:
     assert transfer.start_download(uploaded).result().shape == frame.shape
 
 
-def test_staged_transfer_reuses_its_ring_safely() -> None:
-    """The staging ring that CUDA pins, run unpinned on the CPU: every upload is its own tensor although
-    the buffers are reused, results come back right, and a result taken after its buffer was reused fails
-    loudly instead of returning another frame."""
-    transfer = FrameTransfer("cpu", slots=2, staged=True)
-    frames = [np.full((6, 8, 3), i * 40, np.uint8) for i in range(5)]
-    uploaded = [transfer.upload(f) for f in frames]
-    assert all(np.array_equal(u.numpy(), f) for u, f in zip(uploaded, frames, strict=True))
-    pending = [transfer.start_download(u) for u in uploaded[:2]]
-    assert [int(p.result()[0, 0, 0]) for p in pending] == [0, 40]
-    late = transfer.start_download(uploaded[2])
-    transfer.start_download(uploaded[3])
-    transfer.start_download(uploaded[4])  # reuses the buffer `late` was copied into
-    with pytest.raises(RuntimeError, match="too late"):
-        late.result()
-    again = transfer.download(uploaded[4])
-    uploaded[4][:] = 1
-    assert int(again[0, 0, 0]) == 160  # a staged download is a copy the caller owns
-    with pytest.raises(ValueError, match="H x W x C uint8"):
-        transfer.upload(np.zeros((4, 4), np.uint8))
+def test_host_frames_and_bad_frames() -> None:
+    """host_frame() gives a writable frame of the asked shape (pinned on CUDA) that uploads like any other;
+    a frame that is not H x W x C uint8 is refused."""
+    transfer = FrameTransfer("cpu")
+    frame = transfer.host_frame((6, 8, 3))
+    frame[:] = 7
+    uploaded = transfer.upload(frame)
+    frame[:] = 9  # the capture reuses its frame: the upload is a copy
+    assert uploaded.shape == (6, 8, 3) and int(uploaded.max()) == 7
+    for bad in (np.zeros((4, 4), np.uint8), np.zeros((4, 4, 3), np.float32)):
+        with pytest.raises(ValueError, match="H x W x C uint8"):
+            transfer.upload(bad)
 
 
 def test_empty_batches() -> None:
