@@ -3,10 +3,13 @@ nor jitters.
 
 Each face is a track with a stable id. Full detection runs every `detect_every` frames, or at once when a
 track's optical flow fails. Between detections a track moves by a similarity transform fitted (RANSAC) to
-sparse Lucas-Kanade flow of good features inside its box. A detection corrects a track's flow estimate only
-partly (`correction_gain`), because flow is precise frame to frame while detections jitter by a few pixels;
-a large disagreement means flow drifted and the detection wins outright. The corrected points go through a
-One-Euro filter, normalised by the face's size so one set of parameters suits near and far faces.
+sparse Lucas-Kanade flow of good features inside its box (app/core/flow.py: grey levels are converted only
+where flow looks, and what the next frame's flow needs of this one is made ready before update() returns,
+so the frame itself is not read afterwards unless it went to a background detector). A detection corrects
+a track's flow estimate only partly (`correction_gain`), because flow is precise frame to frame while
+detections jitter by a few pixels; a large disagreement means flow drifted and the detection wins outright.
+The corrected points go through a One-Euro filter, normalised by the face's size so one set of parameters
+suits near and far faces.
 
 With a background detector (app/core/detection.py; the live session runs one on its own thread) the scheduled detection
 runs beside the caller: update() hands the frame over and goes on tracking by flow. The answer comes some
@@ -47,7 +50,7 @@ class TrackerConfig:
     correction_gain: float = 0.15  # how far a detection pulls the flow-tracked points towards itself...
     noise_error: float = 0.1  # ...while they disagree by no more than detection noise (in eye distances);
     reset_error: float = 0.35  # the pull grows to 1 (the detection replaces flow) at this disagreement
-    max_features: int = 80
+    max_features: int = 48  # flow cost grows with it; 80 tracked no closer (bench_cpu_frame accuracy)
     min_inliers: int = 8
     fb_max_error: float = 1.0  # px: forward-backward flow check
     compensate_motion: bool = True  # move the smoother's state with the flow: flow is followed without lag
