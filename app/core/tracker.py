@@ -50,7 +50,7 @@ class TrackerConfig:
     correction_gain: float = 0.15  # how far a detection pulls the flow-tracked points towards itself...
     noise_error: float = 0.1  # ...while they disagree by no more than detection noise (in eye distances);
     reset_error: float = 0.35  # the pull grows to 1 (the detection replaces flow) at this disagreement
-    max_features: int = 48  # flow cost grows with it; 80 tracked no closer (bench_cpu_frame accuracy)
+    max_features: int = 80  # flow costs ~linear in it; 48 saves ~0.25 ms at 1080p, lag +0.005 frames
     min_inliers: int = 8
     fb_max_error: float = 1.0  # px: forward-backward flow check
     compensate_motion: bool = True  # move the smoother's state with the flow: flow is followed without lag
