@@ -49,13 +49,12 @@ def sampling_grids(
     theta = maps.reshape(-1, 2, 3) * np.array([[sx], [sy]])  # the normalisation folded in, in float64
     theta[:, 0, 2] += tx
     theta[:, 1, 2] += ty
-    t = torch.from_numpy(np.ascontiguousarray(theta, dtype=np.float32)).to(device, non_blocking=True)
-    t = t.view(-1, 2, 3, 1, 1)
-    u = torch.arange(w_out, device=device, dtype=torch.float32).view(1, 1, w_out)
-    v = torch.arange(h_out, device=device, dtype=torch.float32).view(1, h_out, 1)
-    gx = t[:, 0, 0] * u + t[:, 0, 1] * v + t[:, 0, 2]
-    gy = t[:, 1, 0] * u + t[:, 1, 1] * v + t[:, 1, 2]
-    return torch.stack((gx, gy), dim=-1)
+    # Columns (N x 3 x 2): what x, y and 1 contribute to the (x, y) grid point; one upload for all faces.
+    columns = torch.from_numpy(np.ascontiguousarray(theta.transpose(0, 2, 1), dtype=np.float32))
+    c = columns.to(device, non_blocking=True).view(-1, 3, 1, 1, 2)
+    u = torch.arange(w_out, device=device, dtype=torch.float32).view(1, w_out, 1)
+    v = torch.arange(h_out, device=device, dtype=torch.float32).view(h_out, 1, 1)
+    return torch.addcmul(torch.addcmul(c[:, 2], c[:, 0], u), c[:, 1], v)
 
 
 def sample(images: torch.Tensor, grids: torch.Tensor, border: Border = "constant") -> torch.Tensor:

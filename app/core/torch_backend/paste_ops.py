@@ -48,16 +48,13 @@ def colour_matched(crops: torch.Tensor, references: torch.Tensor, masks: torch.T
     """match_colour for a batch (N x 3 x S x S): per face and channel, the crop's mean moved to the
     reference's and its spread scaled by the ratio of standard deviations clipped to [0.8, 1.25], over the
     pixels where the mask (N x S x S, 0..255) is at least 128; rounded and saturated like cv2.transform."""
-    weight = (masks >= 128).to(torch.float32).unsqueeze(1)  # N x 1 x S x S
+    n = crops.shape[0]
+    weight = (masks >= 128).to(torch.float32).unsqueeze(1).repeat(2, 1, 1, 1)  # 2N x 1 x S x S
     count = weight.sum(dim=(2, 3), keepdim=True).clamp_(min=1.0)  # an empty mask: 0 means, as meanStdDev
-
-    def stats(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        mean = (x * weight).sum(dim=(2, 3), keepdim=True) / count
-        var = (torch.square(x - mean) * weight).sum(dim=(2, 3), keepdim=True) / count
-        return mean, torch.sqrt(var)
-
-    mean_t, std_t = stats(references)
-    mean_s, std_s = stats(crops)
+    both = torch.cat((references, crops))  # one pass of statistics for both
+    mean = (both * weight).sum(dim=(2, 3), keepdim=True) / count
+    std = torch.sqrt((torch.square(both - mean) * weight).sum(dim=(2, 3), keepdim=True) / count)
+    mean_t, mean_s, std_t, std_s = mean[:n], mean[n:], std[:n], std[n:]
     gain = torch.clamp(std_t / torch.clamp(std_s, min=1.0), 0.8, 1.25)
     return torch.round(crops * gain + (mean_t - gain * mean_s)).clamp_(0.0, 255.0)
 
@@ -119,11 +116,13 @@ class DevicePaster:
         maps = np.stack([p.region_to_crop for p in placements])
         grids = sampling_grids(maps, (height, width), (size, size), frame.device)
         warped = torch.round(sample(premultiplied, grids, "constant")).permute(0, 2, 3, 1)  # K x h x w x 4
+        colour = warped[..., :3]
+        keep = (255.0 - warped[..., 3:]) * (1.0 / 255.0)  # how much of the frame stays under each pixel
         for k, p in enumerate(placements):
             x0, y0, x1, y1 = p.region
+            h, w = y1 - y0, x1 - x0
             roi = frame[y0:y1, x0:x1]
-            w = warped[k, : y1 - y0, : x1 - x0]
-            background = torch.round(roi.to(torch.float32) * ((255.0 - w[..., 3:]) * (1.0 / 255.0)))
-            roi.copy_((w[..., :3] + background).clamp_(max=255.0).to(torch.uint8))
+            background = torch.round(roi.to(torch.float32) * keep[k, :h, :w])
+            roi.copy_(background.add_(colour[k, :h, :w]).clamp_(max=255.0))  # whole numbers: the cast is exact
             regions[p.index] = p.region
         return regions
