@@ -156,7 +156,7 @@ def flow_window(box: Box, shape: tuple[int, int], previous: FlowWindow | None = 
     x1, y1, x2, y2 = box
     side = max(x2 - x1, y2 - y1)
     s = FLOW_BOX_PX / side
-    if previous is not None:
+    if previous is not None and previous.region[2] <= shape[1] and previous.region[3] <= shape[0]:
         tolerance = max(2.0, 0.1 * (0.6 * side + 16))
         near = all(abs(a - b) <= tolerance for a, b in zip(previous.region, region, strict=True))
         same_scale = (previous.size is None) == (s >= 1.0) and (s >= 1.0 or abs(previous.scale / s - 1.0) < 0.05)

@@ -55,6 +55,7 @@ def test_window_stays_while_the_face_moves_a_little() -> None:
     assert flow_window(far, (1080, 1920), window) != window
     bigger = (box[0] - 20, box[1] - 20, box[2] + 20, box[3] + 20)  # scale changes by more than 5%
     assert flow_window(bigger, (1080, 1920), window) != window
+    assert flow_window(box, (720, 1280), window) != window  # a smaller frame (the camera changed mode)
     small = flow_window((100.0, 100.0, 180.0, 190.0), (720, 1280))
     assert small is not None and small.size is None and small.scale == 1.0
 
