@@ -62,7 +62,10 @@ class FrameTransfer:
         self.pinned = self.device.type == "cuda"
 
     def host_frame(self, shape: tuple[int, int, int]) -> Frame:
-        """An empty host frame that uploads without a host copy (pinned on CUDA): decode into it."""
+        """An empty host frame that uploads without a host copy (pinned on CUDA): decode into it. Take a new
+        one for every captured frame: the upload reads it after upload() returns, so it must not be written
+        again until the device work after it was waited for (a download does). Dropped frames go back to
+        torch's allocator, which hands the memory out again only once no copy reads it."""
         return np.asarray(torch.empty(shape, dtype=torch.uint8, pin_memory=self.pinned).numpy())
 
     def upload(self, frame: Frame) -> torch.Tensor:
