@@ -1,10 +1,13 @@
-"""Sparse optical flow of a face between two frames, on grey levels converted only where flow looks.
+"""Sparse optical flow of a face between two frames, made cheap where it is spent.
 
-A whole 1080p frame costs about a millisecond to turn grey, while flow reads only a margin around each face
-(a close-up's is a fifth of the frame, a small face's far less). So a `GreyFrame` converts the regions asked
-for, once each, into a frame-sized buffer, and keeps the downscaled copy of its last region: when a face
-has not moved enough to change its flow region, the next frame's "previous" image is that copy, not a
-second resize. Grey levels, regions and results are exactly those of converting the whole frame.
+- Grey levels only where flow looks: a whole 1080p frame costs about a millisecond to turn grey, while flow
+  reads a margin around each face (a close-up's is a third of the frame, a small face's far less). A
+  `GreyFrame` converts the regions asked for (of a region that moved, only the strips it did not already
+  have) into a frame-sized buffer, with exactly the grey levels of converting the whole frame.
+- A window that stays: a face's flow window (its region and the size a big face is downscaled to) is kept
+  while the face moves a little, so the next frame's "previous" image is this frame's, already converted
+  and resized, instead of another region of it.
+- A cheaper forward-backward check (see flow_similarity).
 """
 
 from __future__ import annotations
