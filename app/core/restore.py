@@ -25,13 +25,19 @@ FFHQ_512 = np.array(
 )
 
 
-def align_ffhq(frame: Frame, points: Points) -> tuple[Frame, Matrix]:
-    """The face warped onto the FFHQ 512 template (as facexlib aligns for GFPGAN), and the frame->crop matrix."""
+def ffhq_matrix(points: Points) -> Matrix:
+    """The frame -> crop matrix that puts the five points on the FFHQ 512 template (as facexlib fits it)."""
     matrix, _ = cv2.estimateAffinePartial2D(points.astype(np.float32), FFHQ_512, method=cv2.LMEDS)
     if matrix is None:  # degenerate points: fall back to a least-squares fit
         matrix, _ = cv2.estimateAffinePartial2D(points.astype(np.float32), FFHQ_512, method=0)
+    return np.asarray(matrix, dtype=np.float64)
+
+
+def align_ffhq(frame: Frame, points: Points) -> tuple[Frame, Matrix]:
+    """The face warped onto the FFHQ 512 template (as facexlib aligns for GFPGAN), and the frame->crop matrix."""
+    matrix = ffhq_matrix(points)
     crop = cv2.warpAffine(frame, matrix, (SIZE, SIZE), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT101)
-    return np.asarray(crop, dtype=np.uint8), matrix.astype(np.float64)
+    return np.asarray(crop, dtype=np.uint8), matrix
 
 
 def run_gfpgan(session: Any, crop: Frame) -> Frame:

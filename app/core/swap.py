@@ -8,8 +8,8 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 from insightface.utils import face_align
-from skimage import transform
 
+from app.core.similarity import similarity_fit
 from app.core.types import Embedding, Frame, Matrix, Points
 
 Latent = npt.NDArray[np.float32]  # (1, 512)
@@ -39,12 +39,11 @@ def template_points(size: int) -> npt.NDArray[np.float64]:
 def alignment_matrix(points: Points, size: int) -> Matrix:
     """insightface's estimate_norm: the similarity (Umeyama) fit of the five points onto ArcFace's template,
     scaled for 112- or 128-based crop sizes. (Re-stated here because the library's version calls a
-    scikit-image method that is deprecated and warns on every process.)"""
-    dst = template_points(size)
-    tform = transform.SimilarityTransform.from_estimate(points.astype(np.float64), dst)
-    if not tform:
-        raise ValueError("degenerate face points")
-    return np.asarray(tform.params[0:2, :], dtype=np.float64)
+    scikit-image method that is deprecated and warns on every process, and costs ~0.1 ms per face.)"""
+    try:
+        return similarity_fit(points, template_points(size))  # the closed form of skimage's SimilarityTransform
+    except ValueError:
+        raise ValueError("degenerate face points") from None
 
 
 def align_crop(frame: Frame, points: Points, size: int) -> tuple[Frame, Matrix]:

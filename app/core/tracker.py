@@ -3,10 +3,13 @@ nor jitters.
 
 Each face is a track with a stable id. Full detection runs every `detect_every` frames, or at once when a
 track's optical flow fails. Between detections a track moves by a similarity transform fitted (RANSAC) to
-sparse Lucas-Kanade flow of good features inside its box. A detection corrects a track's flow estimate only
-partly (`correction_gain`), because flow is precise frame to frame while detections jitter by a few pixels;
-a large disagreement means flow drifted and the detection wins outright. The corrected points go through a
-One-Euro filter, normalised by the face's size so one set of parameters suits near and far faces.
+sparse Lucas-Kanade flow of good features inside its box (app/core/flow.py: grey levels are converted only
+where flow looks, and what the next frame's flow needs of this one is made ready before update() returns,
+so the frame itself is not read afterwards unless it went to a background detector). A detection corrects
+a track's flow estimate only partly (`correction_gain`), because flow is precise frame to frame while
+detections jitter by a few pixels; a large disagreement means flow drifted and the detection wins outright.
+The corrected points go through a One-Euro filter, normalised by the face's size so one set of parameters
+suits near and far faces.
 
 With a background detector (app/core/detection.py; the live session runs one on its own thread) the scheduled detection
 runs beside the caller: update() hands the frame over and goes on tracking by flow. The answer comes some
@@ -25,11 +28,11 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-import cv2
 import numpy as np
 import numpy.typing as npt
 
 from app.core.detection import BackgroundDetector, DetectionResult, Detector
+from app.core.flow import FlowWindow, GreyFrame, flow_similarity, flow_window, window_image
 from app.core.options import FaceChoice
 from app.core.smoothing import OneEuroFilter, OneEuroParams
 from app.core.types import Face, Frame
@@ -37,7 +40,6 @@ from app.core.types import Face, Frame
 log = logging.getLogger(__name__)
 
 F64 = npt.NDArray[np.float64]
-Gray = npt.NDArray[np.uint8]
 
 
 @dataclass(frozen=True)
@@ -49,7 +51,7 @@ class TrackerConfig:
     correction_gain: float = 0.15  # how far a detection pulls the flow-tracked points towards itself...
     noise_error: float = 0.1  # ...while they disagree by no more than detection noise (in eye distances);
     reset_error: float = 0.35  # the pull grows to 1 (the detection replaces flow) at this disagreement
-    max_features: int = 80
+    max_features: int = 80  # flow costs ~linear in it; 48 saves ~0.25 ms at 1080p, lag +0.005 frames
     min_inliers: int = 8
     fb_max_error: float = 1.0  # px: forward-backward flow check
     compensate_motion: bool = True  # move the smoother's state with the flow: flow is followed without lag
@@ -70,6 +72,7 @@ class _Track:
     out: F64 | None = None  # smoothed points
     since: int = 0  # the frame from which `history` is unbroken (raw was placed by a detection then)
     history: deque[tuple[int, F64]] = field(default_factory=deque)  # (frame, flow from the frame before)
+    window: FlowWindow | None = None  # where flow looks next, chosen (and made ready) on the frame before
 
     def box_at(self, points: F64) -> tuple[float, float, float, float]:
         return self.face.with_points(points.astype(np.float32)).box
@@ -81,63 +84,6 @@ def _iou(a: tuple[float, float, float, float], b: tuple[float, float, float, flo
     inter = ix * iy
     union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
     return inter / union if union > 0 else 0.0
-
-
-FLOW_BOX_PX = 160.0  # faces wider than this are tracked on a downscaled copy
-
-
-def flow_similarity(
-    prev: Gray, curr: Gray, box: tuple[float, float, float, float], config: TrackerConfig
-) -> npt.NDArray[np.float64] | None:
-    """The 2x3 similarity transform that moved the content of `box` from `prev` to `curr`, or None."""
-    h, w = prev.shape
-    x1, y1, x2, y2 = box
-    bw, bh = x2 - x1, y2 - y1
-    if bw < 8 or bh < 8:
-        return None
-    # Flow inside a margin wide enough for fast motion.
-    m = max(bw, bh) * 0.6 + 16
-    rx1, ry1 = max(0, int(x1 - m)), max(0, int(y1 - m))
-    rx2, ry2 = min(w, int(x2 + m)), min(h, int(y2 + m))
-    if rx2 - rx1 < 16 or ry2 - ry1 < 16:
-        return None
-    p_roi, c_roi = prev[ry1:ry2, rx1:rx2], curr[ry1:ry2, rx1:rx2]
-    # A big face (a close-up at 1080p) carries far more pixels than flow needs: track it at a size where
-    # the box is about FLOW_BOX_PX wide, and scale the points back. Keeps the cost flat across resolutions.
-    s = min(1.0, FLOW_BOX_PX / max(bw, bh))
-    if s < 1.0:
-        size = (max(16, int(round((rx2 - rx1) * s))), max(16, int(round((ry2 - ry1) * s))))
-        p_roi = np.asarray(cv2.resize(p_roi, size, interpolation=cv2.INTER_LINEAR), dtype=np.uint8)
-        c_roi = np.asarray(cv2.resize(c_roi, size, interpolation=cv2.INTER_LINEAR), dtype=np.uint8)
-        s = size[0] / (rx2 - rx1)
-    ix1, iy1 = max(0, int((x1 + 0.15 * bw - rx1) * s)), max(0, int((y1 + 0.1 * bh - ry1) * s))
-    ix2, iy2 = max(0, int((x2 - 0.15 * bw - rx1) * s)), max(0, int((y2 - 0.1 * bh - ry1) * s))
-    if ix2 - ix1 < 8 or iy2 - iy1 < 8:
-        return None
-    # Features from the inner box only (less background), looked for in that box alone: far cheaper than
-    # masking the whole search area.
-    pts = cv2.goodFeaturesToTrack(p_roi[iy1:iy2, ix1:ix2], config.max_features, 0.01, max(3.0, bw * s / 25))
-    if pts is None or len(pts) < config.min_inliers:
-        return None
-    pts = (pts + np.array([ix1, iy1], dtype=np.float32)).astype(np.float32)
-    win, levels = (21, 21), 3
-    lk = {"winSize": win, "maxLevel": levels,
-          "criteria": (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 30, 0.01)}
-    nxt, st, _ = cv2.calcOpticalFlowPyrLK(p_roi, c_roi, pts, None, **lk)  # type: ignore[call-overload]
-    back, st2, _ = cv2.calcOpticalFlowPyrLK(c_roi, p_roi, nxt, None, **lk)  # type: ignore[call-overload]
-    fb = np.linalg.norm((pts - back).reshape(-1, 2), axis=1)
-    good = (st.ravel() == 1) & (st2.ravel() == 1) & (fb < config.fb_max_error)
-    if int(good.sum()) < config.min_inliers:
-        return None
-    src = pts.reshape(-1, 2)[good] / s + (rx1, ry1)
-    dst = nxt.reshape(-1, 2)[good] / s + (rx1, ry1)
-    matrix, inliers = cv2.estimateAffinePartial2D(src, dst, method=cv2.RANSAC, ransacReprojThreshold=1.5 / s)
-    if matrix is None or inliers is None or int(inliers.sum()) < config.min_inliers:
-        return None
-    scale = float(np.hypot(matrix[0, 0], matrix[1, 0]))
-    if not 0.75 < scale < 1.33:
-        return None
-    return np.asarray(matrix, dtype=np.float64)
 
 
 def _compose(history: Sequence[tuple[int, F64]], since: int, after: int, now: int) -> F64 | None:
@@ -176,13 +122,13 @@ class Tracker:
     def __init__(self, config: TrackerConfig | None = None) -> None:
         self.config = config or TrackerConfig()
         self._tracks: list[_Track] = []
-        self._prev: Gray | None = None
+        self._prev: GreyFrame | None = None
         self._next_id = 1
         self._since_detect = 0
         self._force_detect = True
         self._target: int | None = None
         self._last_sync = -1  # the frame of the last synchronous detection
-        self._requested: dict[int, Gray] = {}  # grey copies of the frames handed to the background detector
+        self._requested: dict[int, GreyFrame] = {}  # the frames handed to the background detector
         self.frames = 0
         self.detections = 0
         self.last_timings: dict[str, float] = {}
@@ -218,7 +164,7 @@ class Tracker:
         """Track the faces into `frame` (captured at `timestamp`, seconds), detecting when due: here, or on
         `background` when given (then `frame` must not be changed afterwards)."""
         t0 = time.perf_counter()
-        gray: Gray = np.asarray(cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY), dtype=np.uint8)
+        gray = GreyFrame(frame)  # grey levels only where flow looks, converted as it asks
         self.frames += 1
         flow_failed = self._track_flow(gray)
         t1 = time.perf_counter()
@@ -226,6 +172,7 @@ class Tracker:
         due = self._since_detect >= self.config.detect_every
         now = flow_failed or self._force_detect or not any(t.visible for t in self._tracks)
         result = background.poll() if background is not None else None
+        submitted = False
         if result is not None and result.error is not None:
             raise result.error
         if now or (due and background is None):
@@ -240,8 +187,10 @@ class Tracker:
                 self._apply_late(result, gray, timestamp)
             if due and not background.busy:
                 background.submit(frame, self.frames, timestamp, detect)
-                self._requested = dict(sorted(self._requested.items())[-1:])  # this and the one before
+                for seq in sorted(self._requested)[:-1]:  # keep this request and the one before
+                    self._requested.pop(seq).release()
                 self._requested[self.frames] = gray
+                submitted = True
                 self.detections += 1
                 self._since_detect = 0
         self._forget(timestamp)
@@ -255,7 +204,7 @@ class Tracker:
             track.out = smoothed
             if faces == "all" or track.id == self._target:
                 out.append(track.face.with_points(smoothed.astype(np.float32)))
-        self._prev = gray
+        self._prepare_next(gray, keep_frame=submitted)
         t3 = time.perf_counter()
         self.last_timings = {"track": (t1 - t0 + t3 - t2) * 1000.0, "detect": (t2 - t1) * 1000.0}
         return out
@@ -270,7 +219,20 @@ class Tracker:
         return [(t.id, t.face.with_points(t.out.astype(np.float32)))
                 for t in self._tracks if t.visible and t.out is not None]
 
-    def _track_flow(self, gray: Gray) -> bool:
+    def _prepare_next(self, gray: GreyFrame, keep_frame: bool) -> None:
+        """Convert now what the next frame's flow will read of this one (each visible track's flow region),
+        so the frame itself need not stay unchanged after update() returns, unless it went to the background
+        detector, whose late answer may need flow from it anywhere."""
+        for track in self._tracks:
+            if track.visible:
+                track.window = flow_window(track.box_at(track.raw), gray.shape, track.window)
+                if track.window is not None:
+                    window_image(gray, track.window)
+        if not keep_frame:
+            gray.release()
+        self._prev = gray
+
+    def _track_flow(self, gray: GreyFrame) -> bool:
         """Move visible tracks by optical flow; True when one of them was lost."""
         if self._prev is None or self._prev.shape != gray.shape:
             return bool(self._tracks)
@@ -278,7 +240,7 @@ class Tracker:
         for track in self._tracks:
             if not track.visible:
                 continue
-            matrix = flow_similarity(self._prev, gray, track.box_at(track.raw), self.config)
+            matrix = flow_similarity(self._prev, gray, track.box_at(track.raw), self.config, track.window)
             if matrix is None:
                 track.visible = False
                 failed = True
@@ -291,10 +253,10 @@ class Tracker:
                 track.filter.move_state(_mover(matrix, track.scale))
         return failed
 
-    def _apply_late(self, result: DetectionResult, gray: Gray, timestamp: float) -> None:
+    def _apply_late(self, result: DetectionResult, gray: GreyFrame, timestamp: float) -> None:
         """Correct the tracks with a background detection of the older frame `result.seq`, brought forward
         to this frame by each track's flow since then."""
-        then = self._requested.pop(result.seq, None)
+        then = self._requested.pop(result.seq, None)  # released below, once carry() is done with it
         moves = {
             track.id: _compose(track.history, track.since, result.seq, self.frames)
             for track in self._tracks
@@ -309,6 +271,8 @@ class Tracker:
             return det if matrix is None else _moved(det, matrix)
 
         self._associate(result.faces, timestamp, moves, carry)
+        if then is not None:
+            then.release()
 
     def _associate(
         self,

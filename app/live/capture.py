@@ -164,7 +164,7 @@ class OpenCVSource:
                 raise CameraError(f"{self.spec.describe()} stopped delivering frames (unplugged or in use?)")
             time.sleep(0.01)
         if self.settings.mirror:
-            frame = cv2.flip(frame, 1)
+            frame = cv2.flip(frame, 1, dst=frame)  # in place: the frame is fresh from read(), and that spares a copy
         return np.ascontiguousarray(frame, dtype=np.uint8)
 
     def close(self) -> None:

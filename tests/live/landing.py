@@ -10,7 +10,8 @@ pixel back where it came from, wherever the crop was taken: only a face-independ
 paste landed), so each output pixel near a face is a blend of green and the camera's pixel, the blend weight
 is the paste's mask, and the weight-centroid of that mask is where the face landed, to a fraction of a pixel.
 A tracker that follows detections too closely lets that landing wander with them; one that smooths too hard
-lags behind a moving face. Used by tests/live/test_landing.py (generous bounds) and benchmarks/bench_landing.py (numbers).
+lags behind a moving face. Used by tests/live/test_landing.py (generous bounds) and benchmarks/bench_landing.py
+(numbers).
 """
 
 from __future__ import annotations
