@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib.util
 import logging
 from types import ModuleType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from app.core.torch_backend import TorchUnavailable
 from app.errors import OptionError
@@ -100,6 +100,33 @@ def describe(device: torch.device) -> str:
         runtime = f"ROCm/HIP {torch.version.hip}" if torch.version.hip else f"CUDA {torch.version.cuda}"
         return f"cuda:{index} {torch.cuda.get_device_name(index)} ({runtime})"
     return device.type
+
+
+def tune_for_fixed_shapes(device: torch.device) -> None:
+    """Let cuDNN pick the fastest convolution algorithms for the shapes it sees (our shapes are fixed, so the
+    search runs once per shape, during the warm-up before a CUDA graph is captured). A process-wide torch
+    setting; a no-op off CUDA."""
+    if device.type == "cuda":
+        torch = import_torch()
+        torch.backends.cudnn.benchmark = True
+
+
+def prefers_channels_last(device: torch.device) -> bool:
+    """NHWC activations: faster convolutions on CUDA (tensor cores) and in oneDNN on CPUs for the detector and
+    GFPGAN (measured 1.3-1.4x here); MPS support for it is uneven, so not there."""
+    return device.type in ("cuda", "cpu")
+
+
+class ChannelsLast:
+    """`module(x)` with x (and the module's weights, converted once) in channels-last memory format."""
+
+    def __init__(self, module: Any) -> None:
+        torch = import_torch()
+        self.module = module.to(memory_format=torch.channels_last)
+        self._format = torch.channels_last
+
+    def __call__(self, x: Any) -> Any:
+        return self.module(x.contiguous(memory_format=self._format))
 
 
 def supports_graph_capture(device: torch.device) -> bool:

@@ -25,7 +25,14 @@ from torch import Tensor, fx
 
 from app.core.torch_backend import graph_passes, probe
 from app.core.torch_backend import precision as prec
-from app.core.torch_backend.device import describe, pick_device, supports_graph_capture
+from app.core.torch_backend.device import (
+    ChannelsLast,
+    describe,
+    pick_device,
+    prefers_channels_last,
+    supports_graph_capture,
+    tune_for_fixed_shapes,
+)
 from app.core.torch_backend.precision import Bound
 from app.core.torch_backend.runner import FixedShapeRunner
 from app.errors import ModelError
@@ -61,7 +68,8 @@ class TorchRestorer:
 
     @classmethod
     def load(cls, pth: str | Path, device: str | torch.device = "auto", precision: str = "auto",
-             cuda_graphs: bool = True, config: ArchConfig = V14, fp16_bound: Bound = FP16_BOUND) -> TorchRestorer:
+             cuda_graphs: bool = True, config: ArchConfig = V14, fp16_bound: Bound = FP16_BOUND,
+             channels_last: bool | None = None) -> TorchRestorer:
         """Read GFPGANv1.4.pth (ModelError when it is missing or not that checkpoint) and prepare it."""
         from app.models.gfpgan_arch import GFPGANv1Clean
 
@@ -70,6 +78,7 @@ class TorchRestorer:
         if not pth.is_file():
             raise ModelError(f"{pth} does not exist (GFPGAN v1.4 checkpoint needed for face restoration)")
         dev = device if isinstance(device, torch.device) else pick_device(device)
+        tune_for_fixed_shapes(dev)
         state = extract_state_dict(load_checkpoint(torch, pth), pth)
         net = GFPGANv1Clean(**asdict(config))
         load_weights(net, state, pth)
@@ -106,7 +115,8 @@ class TorchRestorer:
         info = RestorerInfo(describe(dev), dtype_name, capture, time.perf_counter() - started, notes)
         log.info("GFPGAN on torch %s: %s, %s (%.1f s)", info.device, dtype_name,
                  "CUDA graphs" if capture else "no capture", info.load_seconds)
-        return cls(module, size, dev, info)
+        use_nhwc = prefers_channels_last(dev) if channels_last is None else channels_last
+        return cls(ChannelsLast(module) if use_nhwc else module, size, dev, info)
 
     def restore(self, faces: Tensor) -> Tensor:
         """faces [N,3,S,S] RGB in [-1,1] on the device -> restored, same shape, float32 clamped to [-1,1]."""

@@ -34,7 +34,12 @@ from app.core.swap import source_latent
 from app.core.torch_backend import ConversionError, graph_passes, probe
 from app.core.torch_backend import precision as prec
 from app.core.torch_backend.convert import convert_onnx, load_onnx
-from app.core.torch_backend.device import describe, pick_device, supports_graph_capture
+from app.core.torch_backend.device import (
+    describe,
+    pick_device,
+    supports_graph_capture,
+    tune_for_fixed_shapes,
+)
 from app.core.torch_backend.inswapper_fused import FusedInswapper
 from app.core.torch_backend.inswapper_plan import FusionError, plan_from_onnx
 from app.core.torch_backend.precision import Bound
@@ -106,6 +111,7 @@ class TorchInswapper:
         started = time.perf_counter()
         path = Path(path)
         dev = device if isinstance(device, torch.device) else pick_device(device)
+        tune_for_fixed_shapes(dev)
         model = load_onnx(path)
         target_name, source_name, output_name, emap = _io_names(model, path)
         crop = torch.from_numpy(probe.rgb_blob(probe.face_crop(SIZE))).to(dev)

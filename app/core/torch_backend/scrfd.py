@@ -29,7 +29,14 @@ from torch import Tensor
 from app.core.torch_backend import ConversionError, graph_passes, probe
 from app.core.torch_backend import precision as prec
 from app.core.torch_backend.convert import Converted, convert_onnx, load_onnx, outputs_as_list
-from app.core.torch_backend.device import describe, pick_device, supports_graph_capture
+from app.core.torch_backend.device import (
+    ChannelsLast,
+    describe,
+    pick_device,
+    prefers_channels_last,
+    supports_graph_capture,
+    tune_for_fixed_shapes,
+)
 from app.core.torch_backend.precision import Bound
 from app.core.torch_backend.runner import FixedShapeRunner
 
@@ -59,6 +66,7 @@ class _Net:
     runner: FixedShapeRunner
     precision: str
     captured: bool
+    module: Any  # the converted network (its weights; `runner` may wrap it)
 
 
 def _layout(count: int) -> tuple[int, tuple[int, ...], int, bool]:
@@ -74,8 +82,9 @@ class TorchSCRFD:
     taskname = "detection"
 
     def __init__(self, model: Any, name: str, device: torch.device, precision: str, cuda_graphs: bool,
-                 fp16_bound: Bound) -> None:
+                 fp16_bound: Bound, channels_last: bool | None = None) -> None:
         self.model, self.name, self.device = model, name, device
+        self.channels_last = prefers_channels_last(device) if channels_last is None else channels_last
         self.precision, self.cuda_graphs, self.fp16_bound = precision, cuda_graphs, fp16_bound
         self.fmc, self.strides, self.num_anchors, self.use_kps = _layout(len(model.graph.output))
         inits = {t.name for t in model.graph.initializer}
@@ -93,12 +102,14 @@ class TorchSCRFD:
     @classmethod
     def load(cls, path: str | Path, device: str | torch.device = "auto", precision: str = "auto",
              cuda_graphs: bool = True, input_size: tuple[int, int] | None = None,
-             fp16_bound: Bound = FP16_BOUND) -> TorchSCRFD:
+             fp16_bound: Bound = FP16_BOUND, channels_last: bool | None = None) -> TorchSCRFD:
         """Load and convert at `input_size` (width, height; the file's own fixed size wins, else 640x640).
         ConversionError when the graph cannot run in torch."""
         path = Path(path)
         dev = device if isinstance(device, torch.device) else pick_device(device)
-        detector = cls(load_onnx(path), path.name, dev, prec.parse_precision(precision), cuda_graphs, fp16_bound)
+        tune_for_fixed_shapes(dev)
+        detector = cls(load_onnx(path), path.name, dev, prec.parse_precision(precision), cuda_graphs, fp16_bound,
+                       channels_last)
         if input_size is not None and detector.static_input_size is None:
             detector.input_size = (int(input_size[0]), int(input_size[1]))
         detector.net_for(detector.input_size)
@@ -137,7 +148,9 @@ class TorchSCRFD:
             log.warning("detector %s: no CUDA graphs: %s", self.name, converted.host_read)
         log.info("detector %s on torch %s at %dx%d: %s, %s", self.name, describe(self.device), size[0], size[1],
                  dtype_name, "CUDA graphs" if capture else "no capture")
-        return _Net(FixedShapeRunner(module, self.device, capture, name=f"detector {size}"), dtype_name, capture)
+        net = ChannelsLast(module) if self.channels_last else module
+        return _Net(FixedShapeRunner(net, self.device, capture, name=f"detector {size}"), dtype_name, capture,
+                    module)
 
     @staticmethod
     def _half(converted: Converted, example: list[Tensor]) -> Any:

@@ -111,7 +111,7 @@ def test_fp16_detector_keeps_heads_in_fp32(torch_models: dict[str, Path], like_r
     half = TorchSCRFD.load(torch_models["det"], "cpu", precision="fp16")
     net = half.net_for(DET)
     assert net.precision == "fp16"
-    module = net.runner.fn
+    module = net.module
     convs = [m for m in module.modules() if isinstance(m, torch.nn.Conv2d)]
     assert sum(c.weight.dtype == torch.float16 for c in convs) == 58 - 9  # all but the 9 score/box/point heads
     blob, _ = letterbox_blob(photos.t1().image, DET)
