@@ -82,6 +82,17 @@ def _io_names(model: Any, path: Path) -> tuple[str, str, str, np.ndarray]:
     return target, source, model.graph.output[0].name, emap.astype(np.float32)
 
 
+class _Generic:
+    """A converted graph called as (target, source) whatever order the file lists its inputs in."""
+
+    def __init__(self, module: Any, target_first: bool) -> None:
+        self.module, self.target_first = module, target_first
+
+    def __call__(self, target: Tensor, source: Tensor) -> Tensor:
+        out: Tensor = self.module(target, source) if self.target_first else self.module(source, target)
+        return out
+
+
 def _levels(a: Tensor, b: Tensor) -> float:
     return float((a.float() - b.float()).abs().max()) * 255.0
 
@@ -116,14 +127,12 @@ class TorchInswapper:
         target_name, source_name, output_name, emap = _io_names(model, path)
         crop = torch.from_numpy(probe.rgb_blob(probe.face_crop(SIZE))).to(dev)
         lat = torch.from_numpy(probe.latent(emap)).to(dev)
-        example = [crop if n == target_name else lat for n in (target_name, source_name)]
+        order = [i.name for i in model.graph.input if i.name in (target_name, source_name)]
+        example = [crop if n == target_name else lat for n in order]  # in the graph's input order
         converted = convert_onnx(model, example, dev, name=path.name)
         notes: list[str] = []
-        generic = converted.module
-        ordered = (lambda t, s: generic(t, s)) if converted.input_names[0] == target_name else (
-            lambda t, s: generic(s, t))
         reference = converted.example_outputs[0]
-        net: Any = ordered
+        net: Any = _Generic(converted.module, converted.input_names[0] == target_name)
         implementation, plan = "generic", None
         if fused:
             channels_last = dev.type == "cuda" if channels_last is None else channels_last
@@ -154,8 +163,11 @@ class TorchInswapper:
         if not batched:
             notes.append("the graph does not run a batch of faces as one by one; faces go one at a time")
         capture = cuda_graphs and supports_graph_capture(dev)
-        if capture and implementation == "generic" and converted.host_read is not None:
-            notes.append(f"no CUDA graphs: {converted.host_read}")
+        host_read = None
+        if capture and implementation == "generic":
+            host_read = graph_passes.host_reads(net.module, example)
+        if host_read is not None:
+            notes.append(f"no CUDA graphs: {host_read}")
             capture = False
         info = SwapperInfo(describe(dev), implementation, dtype_name, batched, capture, notes=notes)
         for note in notes:
@@ -175,9 +187,7 @@ class TorchInswapper:
         records = graph_passes.record(module, example, fold_shapes=True)
         prec.to_half(module, records, prec.onnx_roles(converted.op_types))
         graph_passes.specialise(module, example, fold_shapes=True)
-        if converted.input_names[0] == target_name:
-            return lambda t, s: module(t, s)
-        return lambda t, s: module(s, t)
+        return _Generic(module, converted.input_names[0] == target_name)
 
     @staticmethod
     def _batches(net: Any, crop: Tensor, lat: Tensor, alone: Tensor) -> bool:

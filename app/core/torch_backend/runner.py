@@ -8,12 +8,14 @@ outputs (the static outputs are overwritten by the next replay). A capture that 
 with the host) is logged once and that signature runs uncaptured from then on.
 
 Graphs are captured with `capture_error_mode="thread_local"`, so another thread using the GPU meanwhile (the
-background detector) does not invalidate a capture.
+background detector) does not invalidate a capture. A replay writes into the graph's static tensors, so calls of
+one runner from several threads take turns (a lock); different runners run independently.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -51,6 +53,7 @@ class FixedShapeRunner:
         self.max_graphs, self.warmup = max_graphs, warmup
         self._graphs: dict[Signature, _Captured | None] = {}
         self._pool: Any = None
+        self._lock = threading.Lock()
 
     @property
     def captured_signatures(self) -> list[Signature]:
@@ -61,16 +64,17 @@ class FixedShapeRunner:
             with torch.inference_mode():
                 return self.fn(*inputs)
         key: Signature = tuple((tuple(t.shape), t.dtype) for t in inputs)
-        if key not in self._graphs:
-            self._graphs[key] = self._record(inputs) if len(self._graphs) < self.max_graphs else None
-        captured = self._graphs[key]
-        if captured is None:
-            with torch.inference_mode():
-                return self.fn(*inputs)
-        for static, given in zip(captured.inputs, inputs, strict=True):
-            static.copy_(given, non_blocking=True)
-        captured.graph.replay()
-        return _copy_out(captured.outputs)
+        with self._lock:
+            if key not in self._graphs:
+                self._graphs[key] = self._record(inputs) if len(self._graphs) < self.max_graphs else None
+            captured = self._graphs[key]
+            if captured is not None:
+                for static, given in zip(captured.inputs, inputs, strict=True):
+                    static.copy_(given, non_blocking=True)
+                captured.graph.replay()
+                return _copy_out(captured.outputs)
+        with torch.inference_mode():
+            return self.fn(*inputs)
 
     def _record(self, inputs: tuple[Tensor, ...]) -> _Captured | None:
         cuda = torch.cuda

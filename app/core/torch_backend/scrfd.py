@@ -143,9 +143,11 @@ class TorchSCRFD:
                 module, dtype_name = half, "fp16"
             else:
                 log.warning("detector %s: fp16 rejected: %s; using fp32", self.name, reason)
-        capture = self.cuda_graphs and supports_graph_capture(self.device) and converted.host_read is None
-        if self.cuda_graphs and supports_graph_capture(self.device) and converted.host_read is not None:
-            log.warning("detector %s: no CUDA graphs: %s", self.name, converted.host_read)
+        capture = self.cuda_graphs and supports_graph_capture(self.device)
+        host_read = graph_passes.host_reads(module, example) if capture else None
+        if host_read is not None:
+            log.warning("detector %s: no CUDA graphs: %s", self.name, host_read)
+            capture = False
         log.info("detector %s on torch %s at %dx%d: %s, %s", self.name, describe(self.device), size[0], size[1],
                  dtype_name, "CUDA graphs" if capture else "no capture")
         net = ChannelsLast(module) if self.channels_last else module

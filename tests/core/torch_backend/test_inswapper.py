@@ -159,3 +159,20 @@ def test_bad_crops_are_refused(fused: TorchInswapper) -> None:
         fused.swap(torch.zeros(1, 3, 112, 112), torch.zeros(1, 512))
     with pytest.raises(ValueError, match="2 latents for 3 crops"):
         fused.swap(torch.zeros(3, 3, 128, 128), torch.zeros(2, 512))
+
+
+def test_inputs_are_matched_by_shape_not_position(torch_models: dict[str, Path], fused: TorchInswapper,
+                                                  tmp_path: Path) -> None:
+    import onnx
+
+    model = onnx.load(str(torch_models["inswapper"]))
+    target, source = list(model.graph.input)
+    del model.graph.input[:]
+    model.graph.input.extend([source, target])
+    path = tmp_path / "inswapper_128.onnx"
+    onnx.save(model, str(path))
+    x = blobs(crops()[:2])
+    lat = torch.from_numpy(fused.latent(EMBEDDINGS[0]))
+    for use_fused in (True, False):
+        swapper = TorchInswapper.load(path, "cpu", precision="fp32", fused=use_fused)
+        assert float((swapper.swap(x, lat) - fused.swap(x, lat)).abs().max()) * 255 < 0.05
