@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import cv2
 import numpy as np
 import torch
 from torch import Tensor, fx
@@ -35,6 +36,7 @@ from app.core.torch_backend.device import (
 )
 from app.core.torch_backend.precision import Bound
 from app.core.torch_backend.runner import FixedShapeRunner
+from app.core.types import Frame
 from app.errors import ModelError
 from app.models.gfpgan_convert import V14, ArchConfig, extract_state_dict, load_checkpoint, load_weights
 
@@ -124,6 +126,13 @@ class TorchRestorer:
             raise ValueError(f"faces must be N x 3 x {self.size} x {self.size}, got {tuple(faces.shape)}")
         out: Tensor = self._runner(faces.to(self.device, torch.float32))
         return out
+
+    def restore_crop(self, crop: Frame) -> Frame:
+        """An aligned S x S BGR uint8 face -> the restored one (app.core.restore.run_gfpgan's contract)."""
+        rgb = cv2.cvtColor(crop, cv2.COLOR_BGR2RGB).astype(np.float32)
+        out = self.restore_blob((rgb / 127.5 - 1.0).transpose(2, 0, 1)[None])[0]
+        rgb_out = np.clip((out.transpose(1, 2, 0) + 1.0) * 127.5 + 0.5, 0, 255).astype(np.uint8)
+        return np.ascontiguousarray(cv2.cvtColor(rgb_out, cv2.COLOR_RGB2BGR))
 
     def restore_blob(self, blob: np.ndarray) -> np.ndarray:
         """The ONNX restorer's contract in numpy: [N,3,S,S] float32 in [-1,1] -> the same."""

@@ -1,11 +1,13 @@
 """Running a network at fixed shapes, captured as CUDA graphs where the device has them.
 
 `FixedShapeRunner(fn, device, capture)` is called like `fn`. Without capture (CPU, MPS, or capture off) it is
-`fn` under inference mode: the CPU path is the same code minus the capture. With capture (CUDA and ROCm devices)
-the first call at each input signature (shapes and dtypes) warms `fn` up on a side stream and records it into
-a CUDA graph; later calls copy the inputs into the graph's static tensors, replay it, and return copies of its
-outputs (the static outputs are overwritten by the next replay). A capture that fails (something in `fn` syncs
-with the host) is logged once and that signature runs uncaptured from then on.
+`fn` without autograd: the CPU path is the same code minus the capture. (`no_grad`, not `inference_mode`: the
+outputs are ordinary tensors, so the caller may update them in place, e.g. when pasting on the device.) With
+capture (CUDA and ROCm devices) the first call at each input signature (shapes and dtypes) warms `fn` up on a
+side stream and records it into a CUDA graph; later calls copy the inputs into the graph's static tensors,
+replay it, and return copies of its outputs (the static outputs are overwritten by the next replay). A capture
+that fails (something in `fn` syncs with the host) is logged once and that signature runs uncaptured from then
+on.
 
 Graphs are captured with `capture_error_mode="thread_local"`, so another thread using the GPU meanwhile (the
 background detector) does not invalidate a capture. A replay writes into the graph's static tensors, so calls of
@@ -61,7 +63,7 @@ class FixedShapeRunner:
 
     def __call__(self, *inputs: Tensor) -> Any:
         if not self.capture:
-            with torch.inference_mode():
+            with torch.no_grad():
                 return self.fn(*inputs)
         key: Signature = tuple((tuple(t.shape), t.dtype) for t in inputs)
         with self._lock:
@@ -73,7 +75,7 @@ class FixedShapeRunner:
                     static.copy_(given, non_blocking=True)
                 captured.graph.replay()
                 return _copy_out(captured.outputs)
-        with torch.inference_mode():
+        with torch.no_grad():
             return self.fn(*inputs)
 
     def _record(self, inputs: tuple[Tensor, ...]) -> _Captured | None:
@@ -82,14 +84,14 @@ class FixedShapeRunner:
             static = [t.detach().clone() for t in inputs]
             side = cuda.Stream(self.device)  # type: ignore[no-untyped-call]
             side.wait_stream(cuda.current_stream(self.device))
-            with cuda.stream(side), torch.inference_mode():
+            with cuda.stream(side), torch.no_grad():
                 for _ in range(self.warmup):
                     self.fn(*static)
             cuda.current_stream(self.device).wait_stream(side)
             if self._pool is None:
                 self._pool = cuda.graph_pool_handle()
             graph = cuda.CUDAGraph()
-            with torch.inference_mode(), cuda.graph(graph, pool=self._pool, capture_error_mode="thread_local"):
+            with torch.no_grad(), cuda.graph(graph, pool=self._pool, capture_error_mode="thread_local"):
                 outputs = self.fn(*static)
             graph.replay()  # a first replay proves the graph runs before anyone relies on it
             cuda.current_stream(self.device).synchronize()

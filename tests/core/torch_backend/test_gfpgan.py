@@ -54,6 +54,16 @@ def test_restores_like_the_onnx_export(checkpoint: tuple[Path, Path], restorer: 
         assert np.abs(together[i: i + 1] - alone).max() * LEVELS < 0.05  # a batch equals one at a time
 
 
+def test_restore_crop_is_run_gfpgan(checkpoint: tuple[Path, Path], restorer: TorchRestorer) -> None:
+    from app.core.restore import run_gfpgan
+
+    session = ort.InferenceSession(str(checkpoint[1]), providers=CPU)
+    crop = probe.face_crop(64)
+    got = restorer.restore_crop(crop)
+    assert got.dtype == np.uint8 and got.shape == crop.shape
+    assert np.abs(got.astype(int) - run_gfpgan(session, crop)).max() <= 1
+
+
 def test_fp16_restorer(checkpoint: tuple[Path, Path], restorer: TorchRestorer) -> None:
     half = load_restorer(checkpoint[0], device="cpu", precision="fp16", config=SMALL)
     assert half.info.precision == "fp16" and not half.info.notes
