@@ -19,6 +19,7 @@ without it, and the errors below can be caught by code that never loads the back
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +29,8 @@ if TYPE_CHECKING:
     from app.core.torch_backend.gfpgan import TorchRestorer
     from app.core.torch_backend.inswapper import TorchInswapper
     from app.core.torch_backend.scrfd import TorchSCRFD
+
+log = logging.getLogger(__name__)
 
 
 class TorchBackendError(ModelError):
@@ -53,30 +56,45 @@ def _require(onnx: bool) -> None:
         import_onnx2torch()
 
 
-def load_swapper(path: str | Path, **options: Any) -> TorchInswapper:
-    """`TorchInswapper.load(path, **options)`; TorchUnavailable without torch/onnx2torch, ConversionError when
-    the graph cannot run in torch."""
-    _require(onnx=True)
-    from app.core.torch_backend.inswapper import TorchInswapper
+def _load(kind: str, path: str | Path, onnx: bool, options: dict[str, Any]) -> Any:
+    """Load one model on torch; a TorchBackendError is logged once (the fallback's log line) and re-raised."""
+    try:
+        _require(onnx)
+        if kind == "swapper":
+            from app.core.torch_backend.inswapper import TorchInswapper
 
-    return TorchInswapper.load(path, **options)
+            return TorchInswapper.load(path, **options)
+        if kind == "detector":
+            from app.core.torch_backend.scrfd import TorchSCRFD
+
+            return TorchSCRFD.load(path, **options)
+        from app.core.torch_backend.gfpgan import TorchRestorer
+
+        return TorchRestorer.load(path, **options)
+    except TorchBackendError as exc:
+        log.warning("torch backend: the %s runs on onnxruntime instead: %s", kind, exc)
+        raise
+
+
+def load_swapper(path: str | Path, **options: Any) -> TorchInswapper:
+    """`TorchInswapper.load(path, **options)`. TorchUnavailable without torch/onnx2torch, ConversionError when
+    the graph cannot run in torch; either is logged here (one WARNING line saying onnxruntime takes over), so
+    the caller only catches TorchBackendError and loads the onnxruntime model."""
+    swapper: TorchInswapper = _load("swapper", path, True, options)
+    return swapper
 
 
 def load_detector(path: str | Path, **options: Any) -> TorchSCRFD:
-    """`TorchSCRFD.load(path, **options)`; errors as `load_swapper`."""
-    _require(onnx=True)
-    from app.core.torch_backend.scrfd import TorchSCRFD
-
-    return TorchSCRFD.load(path, **options)
+    """`TorchSCRFD.load(path, **options)`; errors and log as `load_swapper`."""
+    detector: TorchSCRFD = _load("detector", path, True, options)
+    return detector
 
 
 def load_restorer(pth: str | Path, **options: Any) -> TorchRestorer:
-    """`TorchRestorer.load(pth, **options)` for GFPGANv1.4.pth; TorchUnavailable without torch, ModelError for
-    a missing or foreign checkpoint."""
-    _require(onnx=False)
-    from app.core.torch_backend.gfpgan import TorchRestorer
-
-    return TorchRestorer.load(pth, **options)
+    """`TorchRestorer.load(pth, **options)` for GFPGANv1.4.pth. TorchUnavailable without torch (logged as
+    `load_swapper`); ModelError (not a fallback: the file is wrong) for a missing or foreign checkpoint."""
+    restorer: TorchRestorer = _load("restorer", pth, False, options)
+    return restorer
 
 
 __all__ = ["ConversionError", "TorchBackendError", "TorchUnavailable", "load_detector", "load_restorer",

@@ -54,6 +54,8 @@ def test_without_torch_nothing_breaks_and_loading_says_why(tmp_path: Path) -> No
     assert len(lines) == 2
     assert all(line.startswith("3 The torch backend needs PyTorch") and "deep-live-cam[torch]" in line
                for line in lines)
+    # and each fallback said so once in the log (logging's last-resort handler writes warnings to stderr)
+    assert done.stderr.count("runs on onnxruntime instead") == 2
 
 
 def test_runner_on_the_cpu_is_the_function_without_capture() -> None:

@@ -149,9 +149,34 @@ def test_graph_without_the_fused_structure_runs_generic(tmp_path: Path, caplog: 
     np.testing.assert_array_equal(swapper.swap_crop(crop, latent), swap_crop(reference, crop, latent))
 
 
-def test_not_an_inswapper_file(standin_models_dir: Path) -> None:
-    with pytest.raises(ConversionError, match="not an inswapper_128 file"):
+def test_not_an_inswapper_file(standin_models_dir: Path, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING, logger="app.core.torch_backend"), pytest.raises(
+            ConversionError, match="not an inswapper_128 file"):
         load_swapper(standin_models_dir / "buffalo_l" / "w600k_r50.onnx", device="cpu")
+    assert "the swapper runs on onnxruntime instead" in caplog.text
+
+
+def test_an_op_onnx2torch_lacks_falls_back_with_one_log_line(torch_models: dict[str, Path], tmp_path: Path,
+                                                             caplog: pytest.LogCaptureFixture) -> None:
+    """The inswapper-like graph with one Relu written as Shrink (same values, an op without a converter):
+    onnxruntime (insightface) runs it, torch refuses it with ConversionError and one WARNING line."""
+    import onnx
+
+    model = onnx.load(str(torch_models["inswapper"]))
+    relu = next(n for n in model.graph.node if n.op_type == "Relu")
+    relu.op_type = "Shrink"  # bias 0, lambd 0: x for x != 0 (not a relu, but a valid graph all the same)
+    path = tmp_path / "inswapper_128.onnx"
+    onnx.save(model, str(path))
+    with caplog.at_level(logging.WARNING, logger="app.core.torch_backend"), pytest.raises(
+            ConversionError, match="no converter for Shrink"):
+        load_swapper(path, device="cpu")
+    assert len(caplog.records) == 1 and "runs on onnxruntime instead" in caplog.text
+    reference = insightface_model(path)
+    assert swap_crop(reference, crops()[0], reference_latent(reference)).shape == (128, 128, 3)
+
+
+def reference_latent(reference: object) -> np.ndarray:
+    return source_latent(reference, EMBEDDINGS[0])
 
 
 def test_bad_crops_are_refused(fused: TorchInswapper) -> None:
