@@ -8,7 +8,11 @@ milliseconds mean what they would with the real weights.  Outputs are meaningles
 Graphs are written with ``onnx.helper`` directly (no exporter, no torch): that gives exact control over tensor
 names, the initializer order (inswapper's emap must be the LAST initializer) and node names (ArcFaceONNX looks
 at the first eight node names to pick its normalisation).  Batch norms are folded into the convolutions where
-the real inference graphs have them folded; ONNX Runtime would fuse them anyway.
+the real inference graphs have them folded; ONNX Runtime would fuse them anyway.  The inswapper and det_10g
+graphs come from the builders of graphs "built like the real files" in ``tests/standins`` (``inswapper_real``,
+``det_real``: opset 11, the real files' node types, Constant nodes, naming and quirks, at any width), used here
+at the real widths, so the torch backend's converter and fused module meet here what they meet in the real
+files.
 
 Files are cached under ``benchmarks/.cache`` in the same layout as a models folder
 (``inswapper_128.onnx``, ``buffalo_l/det_10g.onnx``, ``buffalo_l/w600k_r50.onnx``), each with a ``.json``
@@ -18,14 +22,18 @@ Layer plans (public descriptions of the real networks; totals checked by ``count
 
 * inswapper_128 (SimSwap-like generator, widened): reflect-pad + 7x7 conv 3->128 at 128x128, 3x3 conv
   128->256 at 128x128, stride-2 3x3 convs 256->512 (64x64) and 512->1024 (32x32), six AdaIN residual blocks
-  of two 3x3 1024->1024 convs at 32x32 (each AdaIN's scale/shift from its own 512->2048 linear on the
-  source latent), decoder: 2x upsample + 3x3 1024->512 (64x64), 2x upsample + 3x3 512->256 (128x128),
-  3x3 256->128, reflect-pad + 7x7 128->3, (tanh+1)/2.  138.3M weights (+0.26M emap), 174.6 GMAC.
+  of two reflect-padded 3x3 1024->1024 convs at 32x32 (each AdaIN written out as ReduceMean/Sub/Mul/
+  ReduceMean/Add/Sqrt/Div/Mul/Add, its scale/shift from its own 512->2048 Gemm on the source latent, then
+  Unsqueeze and two Slices), decoder: bilinear 2x Resize + 3x3 1024->512 (64x64), 2x Resize + 3x3 512->256
+  (128x128), 3x3 256->128, reflect-pad + 7x7 128->3, (tanh+1)/2; ~318 nodes; buff2fs then emap last.
+  138.3M weights (+0.26M emap), 174.6 GMAC.
   Running the 256-channel conv at full resolution is what makes the total meet the published ~175 GMAC
   (a stride-2 first down-sample would give 167 GMAC with the same parameters).
 * det_10g: SCRFD-10GF "bnkps": ResNetV1e (deep stem 3x3 convs 28,28,56, 2x2 max-pool, BasicBlock stages
-  (3,4,2,3) with planes 56,88,88,224, avg-pool down-sampling shortcuts), PAFPN on strides 8/16/32 with 56
-  channels, per-stride heads of three 3x3 80-channel convs and 3x3 score/box/keypoint convs, two anchors.
+  (3,4,2,3) with planes 56,88,88,224, avg-pool (ceil_mode) down-sampling shortcuts), PAFPN on strides
+  8/16/32 with 56 channels (nearest upsampling sized by Shape->Gather chains), per-stride heads of three 3x3
+  80-channel convs and 3x3 score/box/keypoint convs, box distances times per-stride `scale`, two anchors;
+  58 convs.
 * w600k_r50: IResNet-50 (insightface arcface_torch ``iresnet50``).
 * 2d106det: MobileNetV1 x0.5 with a stride-1 stem at 192x192 (see ``make_2d106det``); insightface's README
   names the backbone (MobileNet-0.5, 5 MB), the exact stem is not published.
@@ -44,7 +52,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-BUILDER_VERSION = 2
+BUILDER_VERSION = 3
 OPSET = 17
 CACHE_DIR = Path(__file__).resolve().parent / ".cache"
 
@@ -148,126 +156,20 @@ class _Graph:
 
 
 # --------------------------------------------------------------------------------------------------------
-# inswapper_128
+# inswapper_128 and det_10g: the graphs built like the real files (tests/standins), at the real widths
 # --------------------------------------------------------------------------------------------------------
 def make_inswapper(seed: int = 0) -> onnx.ModelProto:
-    g = _Graph(seed)
-    lat = "source"
+    from tests.standins.inswapper_real import make_inswapper_like
 
-    def adain(x: str, c: int) -> str:
-        # SimSwap's ApplyStyle: one linear per AdaIN gives scale and shift; x = IN(x) * (1 + s) + b.
-        norm = g.op("InstanceNormalization", [x, g.const(np.ones(c, np.float32)),
-                                              g.const(np.zeros(c, np.float32))], epsilon=1e-8)
-        style = g.gemm(lat, 512, 2 * c, gain=0.1)
-        style = g.op("Reshape", [style, g.const(np.array([1, 2, c, 1, 1], np.int64), "shape")])
-        s, b = g.ops("Split", [style, g.const(np.array([1, 1], np.int64), "split")], 2, axis=1)
-        s = g.op("Squeeze", [s, g.const(np.array([1], np.int64), "axes")])
-        b = g.op("Squeeze", [b, g.const(np.array([1], np.int64), "axes")])
-        s = g.op("Add", [s, g.const(np.ones((1, 1, 1, 1), np.float32), "one")])
-        return g.op("Add", [g.op("Mul", [norm, s]), b])
-
-    x = g.leaky(g.conv(g.reflect_pad("target", 3), 3, 128, 7, pad=0))
-    x = g.leaky(g.conv(x, 128, 256, 3))               # 128x128
-    x = g.leaky(g.conv(x, 256, 512, 3, stride=2))     # 64x64
-    x = g.leaky(g.conv(x, 512, 1024, 3, stride=2))    # 32x32
-    for _ in range(6):
-        y = g.conv(g.reflect_pad(x, 1), 1024, 1024, 3, pad=0, gain=1.0)
-        y = g.relu(adain(y, 1024))
-        y = g.conv(g.reflect_pad(y, 1), 1024, 1024, 3, pad=0, gain=1.0)
-        x = g.op("Add", [x, adain(y, 1024)])
-    x = g.leaky(g.conv(g.upsample2x(x, "linear"), 1024, 512, 3))   # 64x64
-    x = g.leaky(g.conv(g.upsample2x(x, "linear"), 512, 256, 3))    # 128x128
-    x = g.leaky(g.conv(x, 256, 128, 3))
-    x = g.op("Tanh", [g.conv(g.reflect_pad(x, 3), 128, 3, 7, pad=0, gain=0.5)])
-    x = g.op("Add", [x, g.const(np.ones((1, 1, 1, 1), np.float32), "one")])
-    g.op("Mul", [x, g.const(np.full((1, 1, 1, 1), 0.5, np.float32), "half")], out="output")
-
-    emap = g.rng.standard_normal((512, 512), dtype=np.float32) / np.float32(np.sqrt(512))
-    return g.model(
-        "inswapper_128",
-        [helper.make_tensor_value_info("target", TensorProto.FLOAT, [1, 3, 128, 128]),
-         helper.make_tensor_value_info("source", TensorProto.FLOAT, [1, 512])],
-        [helper.make_tensor_value_info("output", TensorProto.FLOAT, [1, 3, 128, 128])],
-        trailing_inits=[numpy_helper.from_array(emap, "emap")],  # unused by the graph; must stay last
-    )
+    return make_inswapper_like(width=128, seed=seed)
 
 
-# --------------------------------------------------------------------------------------------------------
-# det_10g (SCRFD-10GF with keypoints)
-# --------------------------------------------------------------------------------------------------------
 def make_det_10g(seed: int = 1) -> onnx.ModelProto:
-    g = _Graph(seed)
+    from tests.standins.det_real import make_det_10g_like
 
-    def cbr(x: str, cin: int, cout: int, k: int, stride: int = 1, act: bool = True) -> str:
-        y = g.conv(x, cin, cout, k, stride)  # conv + folded BN
-        return g.relu(y) if act else y
-
-    def basic(x: str, cin: int, cout: int, stride: int) -> str:
-        y = cbr(x, cin, cout, 3, stride)
-        y = cbr(y, cout, cout, 3, act=False)
-        if stride != 1 or cin != cout:
-            if stride != 1:
-                x = g.op("AveragePool", [x], kernel_shape=[stride, stride], strides=[stride, stride],
-                         ceil_mode=1, count_include_pad=0)
-            x = cbr(x, cin, cout, 1, act=False)
-        return g.relu(g.op("Add", [y, x]))
-
-    x = cbr("input.1", 3, 28, 3, 2)
-    x = cbr(x, 28, 28, 3)
-    x = cbr(x, 28, 56, 3)
-    x = g.op("MaxPool", [x], kernel_shape=[2, 2], strides=[2, 2])
-    feats = []
-    cin = 56
-    for blocks, planes, stride in zip((3, 4, 2, 3), (56, 88, 88, 224), (1, 2, 2, 2), strict=True):
-        for i in range(blocks):
-            x = basic(x, cin, planes, stride if i == 0 else 1)
-            cin = planes
-        feats.append(x)
-
-    # PAFPN on strides 8, 16, 32 (start_level=1), 56 channels, no norm, no activation (mmdet defaults).
-    c = 56
-    lat = [g.conv(f, ch, c, 1) for f, ch in zip(feats[1:], (88, 88, 224), strict=True)]
-    for i in (2, 1):
-        up = g.op("Resize", [lat[i], "", g.const(np.array([1, 1, 2, 2], np.float32), "scales")],
-                  mode="nearest")
-        lat[i - 1] = g.op("Add", [lat[i - 1], up])
-    inter = [g.conv(t, c, c, 3) for t in lat]
-    for i in range(2):
-        inter[i + 1] = g.op("Add", [inter[i + 1], g.conv(inter[i], c, c, 3, stride=2)])
-    outs = [inter[0]] + [g.conv(inter[i], c, c, 3) for i in (1, 2)]
-
-    # Heads: per stride, three 3x3 80-channel convs (BN folded) then score/box/keypoint convs.
-    scores, boxes, kps = [], [], []
-    for f in outs:
-        h = f
-        for i in range(3):
-            h = cbr(h, c if i == 0 else 80, 80, 3)
-        s = g.conv(h, 80, 2, 3, gain=1e-6)
-        # Strongly negative score bias: random weights then give (almost) no candidates over 0.5, so the
-        # NMS that follows costs what it costs on a real frame with a few faces, not 16800 candidates.
-        bias_name = g.nodes[-1].input[2]
-        for t in g.inits:
-            if t.name == bias_name:
-                t.CopyFrom(numpy_helper.from_array(np.full(2, -8.0, np.float32), bias_name))
-        for o, ch, lst, w in ((s, 1, scores, None), (g.conv(h, 80, 8, 3, gain=0.1), 4, boxes, 1.0),
-                              (g.conv(h, 80, 20, 3, gain=0.1), 10, kps, None)):
-            if w is not None:  # bbox Scale (scale_mode 2)
-                o = g.op("Mul", [o, g.const(np.array(w, np.float32), "scale")])
-            o = g.op("Transpose", [o], perm=[0, 2, 3, 1])
-            o = g.op("Reshape", [o, g.const(np.array([-1, ch], np.int64), "shape")])
-            lst.append(o)
-        scores[-1] = g.op("Sigmoid", [scores[-1]])
-    for src, name in zip(scores + boxes + kps, SCRFD_OUTPUT_NAMES, strict=True):
-        g.op("Identity", [src], out=name)
-
-    ks = [f"K{s}" for s in (8, 16, 32)]
-    out_infos = [helper.make_tensor_value_info(n, TensorProto.FLOAT, [ks[i % 3], (1, 4, 10)[i // 3]])
-                 for i, n in enumerate(SCRFD_OUTPUT_NAMES)]
-    return g.model(
-        "det_10g",
-        [helper.make_tensor_value_info("input.1", TensorProto.FLOAT, [1, 3, "?", "?"])],
-        out_infos,
-    )
+    # Strongly negative score bias: random weights then give (almost) no candidates over 0.5, so the NMS that
+    # follows costs what it costs on a real frame with a few faces, not 16800 candidates.
+    return make_det_10g_like(width=1.0, seed=seed, score_bias=-8.0)
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -374,6 +276,10 @@ def count_macs(model: onnx.ModelProto, input_shapes: dict[str, Sequence[int]]) -
     for vi in list(inferred.graph.value_info) + list(inferred.graph.input):
         shapes[vi.name] = [d.dim_value for d in vi.type.tensor_type.shape.dim]
     dims = {t.name: list(t.dims) for t in model.graph.initializer}
+    unknown = [n.output[0] for n in inferred.graph.node if n.op_type in ("Conv", "Gemm", "MatMul")
+               and (not shapes.get(n.output[0]) or 0 in shapes[n.output[0]])]
+    if unknown:
+        shapes.update(_run_shapes(model, input_shapes, unknown))
 
     def shape(name: str) -> list[int]:
         return dims[name] if name in dims else shapes[name]
@@ -395,6 +301,21 @@ def count_macs(model: onnx.ModelProto, input_shapes: dict[str, Sequence[int]]) -
             a, b = shape(n.input[0]), shape(n.input[1])
             macs += int(np.prod(a)) * b[-1]
     return macs
+
+
+def _run_shapes(model: onnx.ModelProto, input_shapes: dict[str, Sequence[int]],
+                names: Sequence[str]) -> dict[str, list[int]]:
+    """Shapes ONNX's inference cannot give (a Resize sized by Shape->Gather chains, as in det_10g), read off one
+    onnxruntime run on zeros with those tensors made outputs."""
+    import onnxruntime as ort
+
+    probe = onnx.ModelProto()
+    probe.CopyFrom(model)
+    probe.graph.output.extend(helper.make_tensor_value_info(n, TensorProto.FLOAT, None) for n in names)
+    session = ort.InferenceSession(probe.SerializeToString(), providers=["CPUExecutionProvider"])
+    feeds = {k: np.zeros(tuple(v), np.float32) for k, v in input_shapes.items()}
+    values = session.run(list(names), feeds)
+    return {n: list(v.shape) for n, v in zip(names, values, strict=True)}
 
 
 # --------------------------------------------------------------------------------------------------------

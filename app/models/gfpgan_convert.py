@@ -96,7 +96,7 @@ def convert_checkpoint(pth: Path, onnx_path: Path, config: ArchConfig = V14) -> 
     torch = _import_torch(pth)
     from app.models.gfpgan_arch import GFPGANv1Clean, OnnxWrapper
 
-    state = extract_state_dict(_load_checkpoint(torch, pth), pth)
+    state = extract_state_dict(load_checkpoint(torch, pth), pth)
     net = GFPGANv1Clean(**asdict(config))
     load_weights(net, state, pth)
     net.eval()
@@ -214,7 +214,8 @@ def _import_torch(pth: Path) -> Any:
     return torch
 
 
-def _load_checkpoint(torch: Any, pth: Path) -> object:
+def load_checkpoint(torch: Any, pth: Path) -> object:
+    """`torch.load` of a checkpoint (tensors only), with a ModelError a user can act on when it fails."""
     try:
         return torch.load(pth, map_location="cpu", weights_only=True)
     except OSError as exc:
