@@ -105,8 +105,11 @@ class PreviewWidget(QWidget):
                 (pos.y() - rect.y()) * self.source_size[1] / rect.height())
 
     def widget_point(self, x: float, y: float) -> QPoint:
-        """Where the frame pixel (x, y) is shown (the inverse of `frame_point`)."""
+        """Where the frame pixel (x, y) is shown (the inverse of `frame_point`); the widget's corner while no
+        frame is shown."""
         rect = self.image_rect()
+        if rect.isEmpty():
+            return QPoint()
         return QPoint(round(rect.x() + x * rect.width() / self.source_size[0]),
                       round(rect.y() + y * rect.height() / self.source_size[1]))
 
