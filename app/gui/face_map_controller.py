@@ -39,11 +39,16 @@ THUMB = 44
 class SourceChoice:
     """A source the user can give a person: one already prepared, a face of a loaded photo, or a photo file."""
 
-    label: str
+    label: str  # as a menu offers it
     image: Frame | None = None  # the photo the face is in (its thumbnail; prepared from when `source` is None)
     face: Face | None = None  # None: the photo's largest face
     source: SourceFace | None = None  # already prepared (the default identity)
     path: str = ""  # a photo file, read and prepared when chosen
+    short: str = ""  # as a list of people names it ("" : the label)
+
+    @property
+    def name(self) -> str:
+        return self.short or self.label
 
 
 @dataclass(frozen=True, eq=False)
@@ -170,7 +175,7 @@ class FaceMapController(QObject):
         except DLCError as exc:
             self.message.emit(user_text(exc), "error")
             return
-        self._add(name, Path(target).name, embedding, source, choice, thumb, source_thumb)
+        self._add(name, f"Person in {Path(target).name}", embedding, source, choice, thumb, source_thumb)
 
     def remove(self, name: str) -> None:
         """`name` follows the default again (or is left alone, as `others` says)."""
@@ -192,10 +197,10 @@ class FaceMapController(QObject):
 
     def _add(self, name: str, label: str, embedding: Embedding, source: SourceFace, choice: SourceChoice,
              thumb: FrameImage | None, source_thumb: FrameImage | None) -> None:
-        entry = MappedEntry(name, label, choice.label, thumb, source_thumb)
+        entry = MappedEntry(name, label, choice.name, thumb, source_thumb)
         entries = tuple(e for e in self.entries if e.name != name) + (entry,)
         self._set(self.face_map.with_person(name, embedding, source), entries)
-        self.message.emit(f"{label} now gets {choice.label}.", "info")
+        self.message.emit(f"{label} now gets {choice.name}.", "info")
 
     def _set(self, face_map: FaceMap[SourceFace], entries: tuple[MappedEntry, ...]) -> None:
         people_changed = entries != self.entries

@@ -26,7 +26,7 @@ class LiveTab(QWidget):
 
         left = QFrame()
         left.setObjectName("card")
-        left.setFixedWidth(300)
+        left.setFixedWidth(316)
         left_layout = QVBoxLayout(left)
         left_layout.setContentsMargins(12, 12, 12, 12)
         left_layout.setSpacing(12)

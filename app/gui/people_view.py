@@ -7,13 +7,14 @@ from collections.abc import Sequence
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QPixmap
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from app.gui.face_map_controller import MappedEntry
 from app.gui.qimage import FrameImage
+from app.gui.source_photos_view import ElidedLabel
 
 LIVE_HINT = "While live, click a face in the preview to give that person a source of their own."
-PHOTOS_HINT = "Photos and videos give these people their own source; everyone else follows the Live tab's options."
+PHOTOS_HINT = "In photos and videos too, these people get their own source."
 
 
 def _thumb(image: FrameImage | None, parent: QWidget) -> QLabel:
@@ -33,25 +34,29 @@ class PersonRow(QFrame):
         super().__init__(parent)
         self.setObjectName("personRow")
         self.entry = entry
-        arrow = QLabel("\u2192", self)
-        arrow.setObjectName("caption")
-        text = QLabel(f"<b>{entry.label}</b><br>gets {entry.source_label}", self)
-        text.setObjectName("personText")
-        text.setWordWrap(True)
-        text.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        text.setToolTip(f"{entry.label} gets {entry.source_label}")
+        self.label = ElidedLabel(entry.label, self)
+        self.label.setObjectName("photoName")
+        self.gets = ElidedLabel(f"\u2192 {entry.source_label}", self, Qt.TextElideMode.ElideRight)
+        self.gets.setToolTip(f"{entry.label} gets {entry.source_label}")
+        self.gets.setObjectName("caption")
+        text = QVBoxLayout()
+        text.setContentsMargins(0, 0, 0, 0)
+        text.setSpacing(2)
+        text.addStretch(1)
+        text.addWidget(self.label)
+        text.addWidget(self.gets)
+        text.addStretch(1)
         self.remove_button = QPushButton("\u2715", self)
         self.remove_button.setObjectName("removeButton")
         self.remove_button.setToolTip(f"{entry.label}: back to the default source")
-        self.remove_button.setFixedWidth(30)
+        self.remove_button.setFixedWidth(28)
         self.remove_button.clicked.connect(lambda: self.remove_requested.emit(entry.name))
         layout = QHBoxLayout(self)
         layout.setContentsMargins(6, 4, 6, 4)
         layout.setSpacing(6)
         layout.addWidget(_thumb(entry.person_thumb, self))
-        layout.addWidget(arrow)
         layout.addWidget(_thumb(entry.source_thumb, self))
-        layout.addWidget(text, 1)
+        layout.addLayout(text, 1)
         layout.addWidget(self.remove_button)
 
 

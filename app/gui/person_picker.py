@@ -77,7 +77,8 @@ class PersonPicker(QObject):
     def _chosen_file(self, frame: Frame, person: Person) -> None:
         path = self.ask_photo()
         if path:
-            self._chosen(frame, person, SourceChoice(Path(path).name, path=path))
+            name = Path(path).name
+            self._chosen(frame, person, SourceChoice(f"the face in {name}", path=path, short=name))
 
 
 def ask_person_photos(parent: QWidget, folder: str = "") -> tuple[str, str] | None:

@@ -53,7 +53,7 @@ def photo_rows(identity: Identity) -> tuple[PhotoRow, ...]:
             continue
         sim = "\u2014" if r.similarity is None else f"{r.similarity:.2f}"
         details = (f"face {r.face_px:.0f} px \u00b7 sharpness {r.sharpness:.0f} \u00b7 frontal {r.frontal:.2f} "
-                   f"\u00b7 similarity {sim}")
+                   f"\u00b7 similar {sim}")
         problems = "; ".join(FLAG_TEXT[f] for f in r.flags)
         rows.append(PhotoRow(r.name, thumb, f"{round(r.score * 100)} %", details, problems, r.included, True))
     return tuple(rows)
@@ -229,7 +229,7 @@ class SourceController(QObject):
         self.faces, self.selected = [], -1
         best = max(identity.included, key=lambda i: identity.reports[i].score)
         self.image = identity.photos[best].image
-        self._panel.view.set_photo(self.image, [identity.face], 0, max_height=200)
+        self._panel.view.set_photo(self.image, [identity.face], 0, max_height=120)
         self._panel.photos.show_rows(rows)
         flagged = [i for i in identity.flagged() if identity.reports[i].included]
         text = f"One identity from {len(identity.included)} of {len(paths)} photos"
@@ -294,11 +294,12 @@ class SourceController(QObject):
         or (one photo) each of its other faces."""
         out: list[SourceChoice] = []
         if self.source is not None:
-            out.append(SourceChoice("the source face (everyone's default)", self.image, self.source.face, self.source))
+            out.append(SourceChoice("the source face (everyone's default)", self.image, self.source.face, self.source,
+                                    short="the source face"))
         if self.identity is not None:
             for photo in self.identity.photos:
                 if photo.face is not None:
-                    out.append(SourceChoice(f"{photo.name} alone", photo.image, photo.face))
+                    out.append(SourceChoice(f"the face in {photo.name}", photo.image, photo.face, short=photo.name))
         elif self.image is not None:
             name = Path(self.path).name
             out += [SourceChoice(f"face {i + 1} of {name}", self.image, face)

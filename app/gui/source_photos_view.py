@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QPixmap
+from PySide6.QtGui import QPixmap, QResizeEvent
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QVBoxLayout, QWidget
 
 from app.gui.qimage import FrameImage
@@ -36,6 +36,24 @@ def _restyle(widget: QWidget, **properties: Any) -> None:
     widget.style().polish(widget)
 
 
+class ElidedLabel(QLabel):
+    """One line that ends in an ellipsis when the column is too narrow for it (the tooltip has it whole)."""
+
+    def __init__(self, text: str, parent: QWidget | None = None,
+                 mode: Qt.TextElideMode = Qt.TextElideMode.ElideMiddle) -> None:
+        super().__init__(text, parent)
+        self.full_text = text
+        self.mode = mode
+        self.setToolTip(text)
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 - Qt naming
+        super().resizeEvent(event)
+        elided = self.fontMetrics().elidedText(self.full_text, self.mode, self.width())
+        if elided != self.text():
+            self.setText(elided)
+
+
 class PhotoRowWidget(QFrame):
     toggled = Signal()
 
@@ -48,10 +66,8 @@ class PhotoRowWidget(QFrame):
         thumb.setFixedSize(44, 44)
         thumb.setAlignment(Qt.AlignmentFlag.AlignCenter)
         thumb.setPixmap(QPixmap.fromImage(row.thumb.image))
-        self.name = QLabel(row.name, self)
+        self.name = ElidedLabel(row.name, self)
         self.name.setObjectName("photoName")
-        self.name.setToolTip(row.name)
-        self.name.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.score = QLabel(row.score, self)
         self.score.setObjectName("photoScore")
         self.details = QLabel(row.details, self)
@@ -78,8 +94,12 @@ class PhotoRowWidget(QFrame):
         text.setSpacing(1)
         text.addLayout(top)
         text.addWidget(self.details)
-        text.addWidget(self.problems)
-        text.addWidget(self.button, 0, Qt.AlignmentFlag.AlignLeft)
+        bottom = QHBoxLayout()  # what is wrong with it, and the button beside it
+        bottom.setContentsMargins(0, 0, 0, 0)
+        bottom.addWidget(self.problems, 1)
+        bottom.addStretch(0 if row.problems else 1)
+        bottom.addWidget(self.button, 0, Qt.AlignmentFlag.AlignBottom)
+        text.addLayout(bottom)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(6, 5, 6, 5)
         layout.setSpacing(8)

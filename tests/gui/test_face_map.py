@@ -112,10 +112,12 @@ def test_a_face_clicked_in_live_gets_its_own_source_until_it_is_removed(
                                       call.options)
     assert to_own < 0.5 and to_default > 8.0, (to_own, to_default)
 
-    # A second person; "others: leave as they are" swaps only the two.
-    click_person(w, qtbot, b, choices[2].label)
+    # A second person, given a photo file; "others: leave as they are" swaps only the two.
+    w.picker.ask_photo = lambda: str(live_source_photo)  # the file dialog's answer
+    click_person(w, qtbot, b, "a photo file\u2026")
     cast = session.face_source
     assert [p.name for p in cast.people] == ["Person 1", "Person 2"]
+    assert w.live_tab.people.rows[1].gets.full_text == f"\u2192 {live_source_photo.name}"
     own_b = cast.people[1].source
     w.controls.option_controls.combo_box("others").setCurrentIndex(1)
     n = len(calls)
@@ -167,7 +169,7 @@ def test_the_photos_tab_swaps_a_mapped_person_with_their_source(
         w.photos_people.map_button.click()
     assert w.photos_people.names() == ["t1 1"] == w.live_tab.people.names()
     row = w.photos_people.rows[0]
-    assert row.entry.label == "t1.png" and row.entry.source_label == "tom_hanks.png"
+    assert row.entry.label == "Person in t1.png" and row.entry.source_label == "tom_hanks.png"
     own = w.face_map.face_map.people[0].source
 
     with qtbot.waitSignal(w.photos.batch_finished, timeout=30000):

@@ -45,11 +45,11 @@ def test_dropped_photos_make_one_identity_and_a_flagged_photo_can_be_left_out(
     assert w.live.session is not None and w.live.session.face_source is first
 
     rows = w.source_panel.photos.rows
-    assert w.source_panel.photos.isVisible() and [r.name.text() for r in rows] == [
+    assert w.source_panel.photos.isVisible() and [r.name.full_text for r in rows] == [
         "astronaut.png", "astronaut_blurred.png", "tom_hanks.png", "blank.png"]
     assert [r.flagged for r in rows] == [False, True, True, True]  # they stand out (styled by the property)
     assert rows[0].problems.isHidden() and rows[0].score.text().endswith("%")
-    assert "sharpness" in rows[0].details.text() and "similarity" in rows[0].details.text()
+    assert "sharpness" in rows[0].details.text() and "similar " in rows[0].details.text()
     assert "blurred" in rows[1].problems.text() and "another person" in rows[2].problems.text()
     assert "no face" in rows[3].problems.text() and not rows[3].button.isEnabled()
     assert "2 flagged" in w.source_panel.message.text()
