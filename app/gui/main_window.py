@@ -237,6 +237,9 @@ class MainWindow(QMainWindow):
 
     def _live_state(self, state: str) -> None:
         self.controls.set_live(state)
+        live = state == "live"  # a face in the picture can be clicked to give that person their own source
+        self.preview.setCursor(Qt.CursorShape.PointingHandCursor if live else Qt.CursorShape.ArrowCursor)
+        self.preview.setToolTip("Click a face to give that person a source of their own" if live else "")
         if state == "starting":
             self.stats.clear()
         if state == "idle":

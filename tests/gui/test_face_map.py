@@ -194,3 +194,34 @@ def test_mapping_from_a_photo_without_a_face_is_a_message(make_window: Any, stan
     qtbot.waitUntil(task.done, timeout=20000)
     assert w.banner.level == "warning" and "no face" in w.banner.text and w.face_map.entries == ()
     assert w.face_map.cast is None
+
+
+def test_a_video_in_the_photos_tab_gives_the_mapped_person_their_source(
+        make_window: Any, live_models_dir: Path, live_source_photo: Path, standin_tracking: Any, tmp_path: Path,
+        qtbot: Any) -> None:
+    from tests.gui.test_videos import make_clip
+
+    w = make_window(live_models_dir)
+    task = w.source.load(str(live_source_photo))
+    qtbot.waitUntil(task.done, timeout=20000)
+    largest = w.source.selected
+    task = w.source.pick((largest + 1) % len(w.source.faces))  # the default: another face than the largest
+    assert task is not None
+    qtbot.waitUntil(task.done, timeout=20000)
+    default = w.source.source
+    # The largest face of the group photo gets that face's own identity (the photo's largest face).
+    task = w.face_map.map_from_photos(str(live_source_photo), str(live_source_photo))
+    qtbot.waitUntil(task.done, timeout=20000)
+    own = w.face_map.face_map.people[0].source
+    calls = record_swaps(w.engines.engine)
+    w.tabs.setCurrentWidget(w.photos)
+    w.photos.set_folder(tmp_path)
+    with qtbot.waitSignal(w.photos.batch_finished, timeout=30000):
+        w.photos.add_paths([make_clip(tmp_path / "clip.mp4", standin_tracking, 6)])
+    assert w.photos.items[0].state == "done", w.photos.items[0].error
+    assert len(calls) == 6
+    target = w.source.faces[largest]
+    for call in calls:  # every frame: the mapped person (panned by up to 10 px) has theirs, the rest the default
+        mine = [i for i, s in enumerate(call.sources) if s is own]
+        assert len(mine) == 1 and near(call.faces[mine[0]], target, 16.0)
+        assert all(s is default for i, s in enumerate(call.sources) if i != mine[0]) and len(call.sources) >= 4
