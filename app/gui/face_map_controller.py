@@ -94,7 +94,7 @@ def _person_from_frame(engine: Engine, frame: Frame, face: Face) -> tuple[Embedd
     return _embedding(engine, frame, face), face_thumbnail(frame, face.box, THUMB)
 
 
-def _person_from_photo(engine: Engine, name: str, path: str, options: SwapOptions, source: SourceFace
+def _person_from_photo(engine: Engine, path: str, options: SwapOptions, source: SourceFace
                        ) -> tuple[Embedding, FrameImage]:
     image = read_image(path)
     faces = engine.detect(image, options)
@@ -117,7 +117,7 @@ class FaceMapController(QObject):
         self._options = options
         self.face_map: FaceMap[SourceFace] = FaceMap()
         self.entries: tuple[MappedEntry, ...] = ()
-        self._numbers = itertools.count(1)
+        self._from_photos: dict[str, str] = {}  # target photo -> the name its person has in the map
 
     # -- what the tabs use ------------------------------------------------------------------------------------
     @property
@@ -144,10 +144,9 @@ class FaceMapController(QObject):
     def map_seen(self, frame: Frame, person: Person, choice: SourceChoice) -> asyncio.Task[None]:
         """Give the person seen in a camera frame (before the swap) the source `choice`. A person already
         mapped keeps their name and gets the new source."""
-        name = person.mapped or self._new_name("Person")
-        return self._tasks.spawn(self._map_seen(name, frame, person.face, choice))
+        return self._tasks.spawn(self._map_seen(person.mapped, frame, person.face, choice))
 
-    async def _map_seen(self, name: str, frame: Frame, face: Face, choice: SourceChoice) -> None:
+    async def _map_seen(self, mapped: str | None, frame: Frame, face: Face, choice: SourceChoice) -> None:
         engine = self._engines.engine
         try:
             (embedding, thumb), (source, source_thumb) = await asyncio.gather(
@@ -156,6 +155,7 @@ class FaceMapController(QObject):
         except DLCError as exc:
             self.message.emit(user_text(exc), "error")
             return
+        name = mapped or self._new_name("Person")  # named once done: two quick clicks get two names
         self._add(name, name, embedding, source, choice, thumb, source_thumb)
 
     def map_from_photos(self, target: str, source_photo: str) -> asyncio.Task[None]:
@@ -167,14 +167,16 @@ class FaceMapController(QObject):
         choice = SourceChoice(Path(source_photo).name, path=source_photo)
         try:
             source, source_thumb = await self._tasks.run(resolve_source, engine, choice, options)
-            name = self._new_name(Path(target).stem)
-            embedding, thumb = await self._tasks.run(_person_from_photo, engine, name, target, options, source)
+            embedding, thumb = await self._tasks.run(_person_from_photo, engine, target, options, source)
         except NoFaceError as exc:
             self.message.emit(f"{user_text(exc)}: use a photo that shows the person's face clearly.", "warning")
             return
         except DLCError as exc:
             self.message.emit(user_text(exc), "error")
             return
+        # The same target photo again: the same person, who gets the new source.
+        name = self._from_photos.get(target) or self._new_name(Path(target).stem)
+        self._from_photos[target] = name
         self._add(name, f"Person in {Path(target).name}", embedding, source, choice, thumb, source_thumb)
 
     def remove(self, name: str) -> None:
@@ -189,7 +191,7 @@ class FaceMapController(QObject):
     # -- internals --------------------------------------------------------------------------------------------
     def _new_name(self, stem: str) -> str:
         taken = {p.name for p in self.face_map.people}
-        for n in self._numbers:
+        for n in itertools.count(1):
             name = f"{stem} {n}"
             if name not in taken:
                 return name

@@ -140,13 +140,17 @@ class SourceController(QObject):
             self._panel.say(f"Reading {len(wanted)} photos\u2026")
         return self._tasks.spawn(self._load(wanted, set(left_out), self._generation, add=False))
 
-    def add_photos(self, paths: Sequence[str | Path]) -> asyncio.Task[None]:
-        """Add photos of the same person to those in use (with none in use: use them)."""
+    def add_photos(self, paths: Sequence[str | Path]) -> asyncio.Task[None] | None:
+        """Add photos of the same person to those in use (with none in use: use them); None when all of them
+        are in use already."""
         new = [p for p in dict.fromkeys(str(p) for p in paths) if p not in self.paths]
         if not self.paths:
             return self.load_photos(new)
+        if not new:
+            self._panel.say("Those photos are in use already.", "info")
+            return None
         self._generation += 1
-        self._panel.say(f"Adding {len(new)} photo(s)\u2026" if new else "Those photos are in use already.")
+        self._panel.say(f"Adding {len(new)} photo(s)\u2026")
         return self._tasks.spawn(self._load(new, self.left_out, self._generation, add=True))
 
     def reload(self) -> asyncio.Task[None] | None:

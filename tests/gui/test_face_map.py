@@ -225,3 +225,25 @@ def test_a_video_in_the_photos_tab_gives_the_mapped_person_their_source(
         mine = [i for i, s in enumerate(call.sources) if s is own]
         assert len(mine) == 1 and near(call.faces[mine[0]], target, 16.0)
         assert all(s is default for i, s in enumerate(call.sources) if i != mine[0]) and len(call.sources) >= 4
+
+
+def test_quick_clicks_map_two_people_and_a_target_photo_again_is_the_same_person(
+        make_window: Any, standin_models_dir: Path, photo_files: dict[str, Path], tmp_path: Path, qtbot: Any) -> None:
+    from app.core.processor import Person
+    from app.gui.face_map_controller import SourceChoice
+
+    w = make_window(standin_models_dir)
+    image = read_image(photo_files["t1"])
+    faces = w.engines.engine.detect(image, w.options())
+    astronaut = SourceChoice("the astronaut", path=str(photo_files["astronaut"]))
+    first = w.face_map.map_seen(image, Person(faces[0], 1), astronaut)
+    second = w.face_map.map_seen(image, Person(faces[1], 2), astronaut)  # before the first is done
+    qtbot.waitUntil(lambda: first.done() and second.done(), timeout=20000)
+    assert sorted(w.live_tab.people.names()) == ["Person 1", "Person 2"]
+    assert w.face_map.cast.default is None  # no source face loaded: only they are swapped
+
+    tom = save_png(tmp_path / "tom.png", photos.tom_hanks().image)
+    for source in (photo_files["astronaut"], tom):
+        task = w.face_map.map_from_photos(str(photo_files["t1"]), str(source))
+        qtbot.waitUntil(task.done, timeout=20000)
+    assert w.photos_people.names()[2:] == ["t1 1"] and w.photos_people.rows[2].entry.source_label == "tom.png"
