@@ -1,8 +1,11 @@
-"""Screenshots of the GUI from a real offscreen run: docs/screenshots/main_live.png, photos.png, models.png.
+"""Screenshots of the GUI from a real offscreen run: docs/screenshots/main_live.png, photos.png, models.png and
+mapping.png.
 
 Nothing is drawn by hand: the window runs on stand-in models (tests/standins) with a video file as the camera
 (frames panning over insightface's t1.jpg), real photos for the Photos tab, and an empty models folder for the
-model dialog's first start.
+model dialog's first start. For mapping.png (several source photos made into one identity, people with a source
+of their own, the kept mouth) the stand-in detector is planted with the source photos and a still camera
+picture of t1, so one models folder serves both.
 
     QT_QPA_PLATFORM=offscreen python scripts/screenshots.py
 """
@@ -17,6 +20,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 ROOT = Path(__file__).resolve().parents[1]
@@ -26,7 +30,7 @@ if str(ROOT) not in sys.path:
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 from PySide6.QtCore import QSettings  # noqa: E402
-from PySide6.QtWidgets import QWidget  # noqa: E402
+from PySide6.QtWidgets import QGroupBox, QScrollArea, QWidget  # noqa: E402
 
 OUT = ROOT / "docs" / "screenshots"
 SIZE = (1440, 880)
@@ -49,7 +53,7 @@ def save(widget: QWidget, name: str) -> Path:
 
 
 def build(tmp: Path) -> dict[str, Path]:
-    from tests.standins import build_models_dir, build_tracking_scene, photos
+    from tests.standins import build_models_dir, build_planted_detector, build_tracking_scene, photos
 
     models = build_models_dir(tmp / "models")
     scene = build_tracking_scene(tmp / "tracking_det.onnx")
@@ -71,6 +75,22 @@ def build(tmp: Path) -> dict[str, Path]:
                         ("tom_hanks", photos.tom_hanks().image)):
         files[name] = tmp / f"{name}.png"
         cv2.imwrite(str(files[name]), image)
+    # Several photos of one person (one of them blurred) and one of someone else; a still camera picture of t1.
+    files["astronaut_blurred"] = tmp / "astronaut_blurred.png"
+    cv2.imwrite(str(files["astronaut_blurred"]), cv2.GaussianBlur(photos.astronaut().image, (0, 0), 2.0))
+    still, still_faces = scene.frame(0, 0)
+    mapping = tmp / "mapping_models"
+    (mapping / "buffalo_l").mkdir(parents=True)
+    for rel in ("inswapper_128.onnx", "buffalo_l/w600k_r50.onnx", "buffalo_l/2d106det.onnx", "GFPGANv1.4.onnx"):
+        (mapping / rel).symlink_to(models / rel)
+    build_planted_detector(mapping / "buffalo_l" / "det_10g.onnx", [
+        (photos.astronaut().image, photos.astronaut().faces), (photos.tom_hanks().image, photos.tom_hanks().faces),
+        (still, still_faces)])
+    files["mapping_models"], files["still_video"] = mapping, tmp / "still.avi"
+    writer = cv2.VideoWriter(str(files["still_video"]), cv2.VideoWriter.fourcc(*"MJPG"), 30.0, scene.frame_size)
+    for _ in range(900):
+        writer.write(still)
+    writer.release()
     return files
 
 
@@ -108,14 +128,17 @@ async def shoot(tmp: Path) -> None:
     task = w.source.load(str(files["astronaut"]))
     await until(task.done)
     w.tabs.setCurrentWidget(w.photos)
+    await w.face_map.map_from_photos(str(files["t1"]), str(files["tom_hanks"]))  # t1's largest face gets Tom's
     batch = w.photos.add_paths([files["t1"], files["tom_hanks"], files["astronaut"]])
     assert batch is not None
     await until(batch.done, 60)
     w.photos.list.setCurrentRow(0)
-    w.photos.compare.split = 0.55
+    w.photos.compare.split = 0.8  # the mapped person (the largest face, right) shows swapped
     w.banner.dismiss()
     await asyncio.sleep(0.2)
     save(w, "photos.png")
+
+    await shoot_mapping(files, window)
 
     # -- models (first start: an empty models folder)
     from app.gui.models_dialog import ModelsDialog
@@ -127,6 +150,43 @@ async def shoot(tmp: Path) -> None:
     await asyncio.sleep(0.2)
     save(dialog, "models.png")
     dialog.close()
+    w.close()
+
+
+async def shoot_mapping(files: dict[str, Path], window: Callable[[Path, str], Any]) -> None:
+    """Live with one identity from three photos (Tom Hanks left out, the blurred one flagged), two people given
+    a source of their own, the kept mouth on."""
+    w = window(files["mapping_models"], "mapping.ini")
+    w.resize(SIZE[0], 1000)  # a little taller: the photos' quality and the people both show
+    task = w.source.load_photos([files["astronaut"], files["astronaut_blurred"], files["tom_hanks"]])
+    await until(task.done)
+    task = w.source.toggle_photo(2)
+    assert task is not None
+    await until(task.done)
+    c = w.controls.option_controls
+    c.check_box("mouth_mask").setChecked(True)
+    c.combo_box("mask").setCurrentIndex(c.combo_box("mask").findData("hull"))
+    w.controls.use_camera(str(files["still_video"]))
+    w.controls.restore.setChecked(False)
+    w.start_live()
+    await until(lambda: w.live.state == "live")
+    session = w.live.session
+    await until(lambda: (seen := session.people()) is not None and len(seen.people) >= 6)
+    seen = session.people()
+    people = sorted(seen.people, key=lambda p: p.face.box[0])
+    choices = {choice.label: choice for choice in w.source.choices()}
+    for person, label in ((people[1], "the face in tom_hanks.png"), (people[4], "the face in astronaut.png")):
+        await w.face_map.map_seen(seen.frame, person, choices[label])
+    await until(lambda: w.preview.frames_shown > 60)
+    await asyncio.sleep(2.0)  # let the statistics settle
+    scroll = w.live_tab.findChild(QScrollArea, "controlsScroll")
+    mask_box = next(b for b in w.controls.findChildren(QGroupBox) if b.title() == "Mask")
+    scroll.ensureWidgetVisible(mask_box, 0, 0)
+    sources = w.live_tab.findChild(QScrollArea, "sourceScroll")
+    sources.ensureWidgetVisible(w.live_tab.people, 0, 0)  # the photos' quality above, the people below
+    w.banner.dismiss()
+    await asyncio.sleep(0.2)
+    save(w, "mapping.png")
     w.close()
 
 

@@ -1,5 +1,6 @@
-"""The Live tab's layout: source face and statistics on the left, the preview in the middle, the controls on
-the right. Layout only: the main window wires it to the controllers."""
+"""The Live tab's layout: the source face (or photos), the people with a source of their own and the statistics
+on the left, the preview in the middle, the controls on the right. Layout only: the main window wires it to the
+controllers."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QScrollArea, QVBoxLayout, QWidget
 
 from app.gui.controls import ControlsPanel
+from app.gui.people_view import LIVE_HINT, MappedPeopleView
 from app.gui.preview import PreviewWidget
 from app.gui.source_panel import SourcePanel
 from app.gui.stats_panel import StatsPanel
@@ -17,17 +19,33 @@ class LiveTab(QWidget):
         super().__init__(parent)
         self.setObjectName("liveTab")
         self.source_panel = SourcePanel()
+        self.people = MappedPeopleView(LIVE_HINT)
         self.stats = StatsPanel()
         self.preview = PreviewWidget()
         self.controls = ControlsPanel()
 
         left = QFrame()
         left.setObjectName("card")
-        left.setFixedWidth(300)
+        left.setFixedWidth(316)
         left_layout = QVBoxLayout(left)
         left_layout.setContentsMargins(12, 12, 12, 12)
         left_layout.setSpacing(12)
-        left_layout.addWidget(self.source_panel, 1)
+        # The source photos and the people can outgrow the column: they scroll, the statistics stay in view.
+        sources = QScrollArea()
+        sources.setObjectName("sourceScroll")
+        sources.setWidgetResizable(True)
+        sources.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        sources.setFrameShape(QFrame.Shape.NoFrame)
+        sources_holder = QWidget()
+        sources_holder.setObjectName("sourceHolder")
+        sources_layout = QVBoxLayout(sources_holder)
+        sources_layout.setContentsMargins(0, 0, 4, 0)
+        sources_layout.setSpacing(14)
+        sources_layout.addWidget(self.source_panel)
+        sources_layout.addWidget(self.people)
+        sources_layout.addStretch(1)
+        sources.setWidget(sources_holder)
+        left_layout.addWidget(sources, 1)
         left_layout.addWidget(self.stats, 0)
 
         preview_card = QFrame()

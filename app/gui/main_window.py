@@ -1,4 +1,6 @@
-"""The main window: Live and Photos tabs, an inline message banner, the model dialog, remembered settings."""
+"""The main window: Live and Photos tabs, an inline message banner, the model dialog, remembered settings.
+The source identity (one photo or several) and the people mapped to a source of their own are shared by both
+tabs: one source controller and one face-map controller own them."""
 
 from __future__ import annotations
 
@@ -14,15 +16,17 @@ from PySide6.QtWidgets import QFileDialog, QMainWindow, QTabWidget, QVBoxLayout,
 from app.core.options import SwapOptions
 from app.errors import DLCError
 from app.gui.banner import Banner
+from app.gui.face_map_controller import FaceMapController
 from app.gui.live_controller import LiveController
 from app.gui.live_tab import LiveTab
 from app.gui.messages import user_text
 from app.gui.models_dialog import ModelsDialog
+from app.gui.people_view import PHOTOS_HINT, MappedPeopleView
+from app.gui.person_picker import PHOTO_FILTER, PersonPicker, ask_person_photos
 from app.gui.photos_tab import PhotosTab
 from app.gui.restore_gate import RestoreGate
 from app.gui.settings import SettingsStore
 from app.gui.source_controller import SourceController
-from app.gui.source_panel import IMAGE_SUFFIXES
 from app.gui.tasks import EngineHolder, TaskRunner
 from app.gui.video_jobs import COMMON_VIDEO_SUFFIXES
 from app.live.cameras import CameraEntry, list_cameras
@@ -57,11 +61,16 @@ class MainWindow(QMainWindow):
         self.stats = self.live_tab.stats
         self.controls = self.live_tab.controls
         self.source = SourceController(self.tasks, self.engines, self.source_panel, self.options)
+        self.face_map = FaceMapController(self.tasks, self.engines, self.options)
         self.live = LiveController(self.tasks, lambda: self.engines.engine,
                                    virtual_camera_backend=virtual_camera_backend, prepare=self.preview.prepare)
+        self.live.set_source(self.face_map.live_cast)
         self.restore_gate = RestoreGate(self.tasks, lambda: self.engines.engine)
-        self.photos = PhotosTab(self.tasks, self.engines, lambda: self.source.source, self.options,
+        self.photos = PhotosTab(self.tasks, self.engines, lambda: self.face_map.cast, self.options,
                                 usable_options=self.restore_gate.wait)
+        self.photos_people = MappedPeopleView(PHOTOS_HINT, "Map a person\u2026")
+        self.photos.side.addWidget(self.photos_people)
+        self.picker = PersonPicker(self, self.live, self.face_map, self.source.choices, self.show_message)
         self.tabs = QTabWidget()
         self.tabs.setObjectName("mainTabs")
         self.tabs.setDocumentMode(True)
@@ -117,9 +126,18 @@ class MainWindow(QMainWindow):
         c.record_toggled.connect(self._record_toggled)
         c.record_path_requested.connect(self._ask_record_path)
         self.source_panel.open_requested.connect(self._ask_source)
-        self.source.source_changed.connect(self._source_changed)
-        self.source.loaded.connect(self.store.set_source_path)
+        self.source_panel.add_requested.connect(lambda: self._ask_source(add=True))
+        self.source.source_changed.connect(self.face_map.set_default)
+        self.source.photos_changed.connect(self.store.set_source_photos)
         self.source.message.connect(self.show_message)
+        fm = self.face_map
+        fm.cast_changed.connect(self._cast_changed)
+        fm.message.connect(self.show_message)
+        for view in (self.live_tab.people, self.photos_people):
+            fm.people_changed.connect(view.show_people)
+            view.remove_requested.connect(fm.remove)
+        self.photos_people.map_requested.connect(self._ask_person_photos)
+        self.preview.frame_clicked.connect(self.picker.clicked)
         live.state_changed.connect(self._live_state)
         live.frame_shown.connect(self.preview.set_prepared)
         live.stats_updated.connect(self.stats.show_stats)
@@ -143,9 +161,9 @@ class MainWindow(QMainWindow):
         self.live.record_path = self.store.text("record/path")
         self.controls.set_record_path(self.live.record_path)
         self.photos.folder = self.store.text("photos/folder")
-        source = self.store.source_path()
-        if source and Path(source).is_file():
-            self.source.load(source)
+        photos = [p for p in self.store.source_photos() if Path(p).is_file()]
+        if photos:
+            self.source.load_photos(photos, self.store.source_left_out())
 
     async def _list_cameras(self) -> None:
         cameras: list[CameraEntry] = await self.tasks.run(list_cameras)
@@ -211,13 +229,17 @@ class MainWindow(QMainWindow):
         self.live.set_mirror(mirror)
         self.store.save_camera(self.controls.camera_choice())
 
-    def _source_changed(self, source: Any) -> None:
-        self.live.set_source(source)
-        if source is not None:
+    def _cast_changed(self, cast: Any) -> None:
+        """A new source, or a new map of people: live takes it from its next frame, waiting photos start."""
+        self.live.set_source(self.face_map.live_cast)
+        if cast is not None:
             self.photos.resume()
 
     def _live_state(self, state: str) -> None:
         self.controls.set_live(state)
+        live = state == "live"  # a face in the picture can be clicked to give that person their own source
+        self.preview.setCursor(Qt.CursorShape.PointingHandCursor if live else Qt.CursorShape.ArrowCursor)
+        self.preview.setToolTip("Click a face to give that person a source of their own" if live else "")
         if state == "starting":
             self.stats.clear()
         if state == "idle":
@@ -245,12 +267,17 @@ class MainWindow(QMainWindow):
         self.live.set_recording(on)
 
     # -- dialogs ------------------------------------------------------------------------------------------
-    def _ask_source(self) -> None:
-        patterns = " ".join(f"*{s}" for s in IMAGE_SUFFIXES)
+    def _ask_source(self, add: bool = False) -> None:
         start = str(Path(self.source.path).parent) if self.source.path else ""
-        name, _ = QFileDialog.getOpenFileName(self, "Open a face photo", start, f"Images ({patterns})")
-        if name:
-            self.source.load(name)
+        title = "Add photos of the same person" if add else "Open a face photo (or several of one person)"
+        names, _ = QFileDialog.getOpenFileNames(self, title, start, PHOTO_FILTER)
+        if names:
+            (self.source.add_photos if add else self.source.load_photos)(names)
+
+    def _ask_person_photos(self) -> None:
+        chosen = ask_person_photos(self, self.photos.folder)
+        if chosen is not None:
+            self.face_map.map_from_photos(*chosen)
 
     def _ask_video_file(self) -> None:
         name, _ = QFileDialog.getOpenFileName(self, "Use a video file as the camera", "", VIDEO_FILTER)
@@ -294,8 +321,8 @@ class MainWindow(QMainWindow):
             self.engines.reset()
             if self.controls.restore.isChecked():
                 self.restore_gate.prepare()
-        if self.source.path and self.source.source is None:
-            self.source.load(self.source.path)
+        if self.source.paths and self.source.source is None:
+            self.source.reload()
 
     # -- closing ------------------------------------------------------------------------------------------
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt naming

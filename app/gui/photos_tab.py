@@ -27,7 +27,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core.engine import SourceFace
 from app.core.image_io import read_image, write_image
 from app.core.options import SwapOptions
 from app.core.processor import FrameProcessor
@@ -58,10 +57,11 @@ class PhotosTab(QWidget):
     video_progress = Signal(int, int, str)  # frames done, frames in all (0: unknown), time left
 
     def __init__(self, tasks: TaskRunner, engines: EngineHolder,
-                 source: Callable[[], SourceFace | None], options: Callable[[], SwapOptions],
+                 source: Callable[[], Any], options: Callable[[], SwapOptions],
                  parent: QWidget | None = None,
                  usable_options: Callable[[SwapOptions], Awaitable[SwapOptions]] | None = None) -> None:
-        """`usable_options`, when given, turns the user's options into those a job may use now (it waits for
+        """`source` gives what to swap in: a SourceFace, a FaceMap of people and their sources, or None (the
+        photos wait). `usable_options`, when given, turns the user's options into those a job may use now (it waits for
         the face restorer to load, and leaves restoration out if it cannot)."""
         super().__init__(parent)
         self.setObjectName("photosTab")
@@ -119,6 +119,7 @@ class PhotosTab(QWidget):
         row.addWidget(self.folder_button)
         row.addWidget(self.clear_button)
         left_layout.addLayout(row)
+        self.side = left_layout  # the main window adds the people with their own source below
 
         right = QWidget()
         right_layout = QVBoxLayout(right)
@@ -176,7 +177,8 @@ class PhotosTab(QWidget):
         if not any(i.state == "queued" for i in self.items):
             return None
         if self._source() is None:
-            self.message.emit("Choose a source face first (Live tab): the photos wait for it.", "warning")
+            self.message.emit("Choose a source face first (Live tab), or map a person: the photos wait for it.",
+                              "warning")
             return None
         self._worker = self._tasks.spawn(self._work())
         return self._worker
@@ -226,7 +228,7 @@ class PhotosTab(QWidget):
         finished = sum(1 for i in self.items if i.state in ("done", "failed", "cancelled"))
         self.job_progress.show_batch(finished, len(self.items))
 
-    async def _process(self, item: PhotoItem, source: SourceFace, options: SwapOptions) -> None:
+    async def _process(self, item: PhotoItem, source: Any, options: SwapOptions) -> None:
         engine = self._engines.engine
         image = await self._tasks.run(read_image, item.path)
         item.before = image
@@ -252,7 +254,7 @@ class PhotosTab(QWidget):
         self.folder = str(folder)
         self.folder_button.setToolTip(f"Videos are written to {self.folder}")
 
-    async def _process_video(self, item: PhotoItem, source: SourceFace, options: SwapOptions) -> None:
+    async def _process_video(self, item: PhotoItem, source: Any, options: SwapOptions) -> None:
         output = free_path(self.output_folder(item) / item.output_name)  # an earlier result is never replaced
         job = VideoJob(item.path, output, lambda p: self._show_video_progress(job, p),
                        lambda before, after: self._show_first_frame(item, before, after))

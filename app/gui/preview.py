@@ -9,12 +9,17 @@ arrives before the last one was painted simply replaces it.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QRect, QSize, Qt
-from PySide6.QtGui import QColor, QPainter, QPaintEvent, QResizeEvent
+from PySide6.QtCore import QPoint, QPointF, QRect, QSize, Qt, Signal
+from PySide6.QtGui import QColor, QMouseEvent, QPainter, QPaintEvent, QResizeEvent
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from app.core.types import Frame
 from app.gui.qimage import FrameImage, to_display
+
+
+def _holds(rect: QRect, pos: QPointF) -> bool:
+    """Whether `pos` lies on the pixels of `rect` (QRect.contains takes whole points only)."""
+    return rect.x() <= pos.x() < rect.x() + rect.width() and rect.y() <= pos.y() < rect.y() + rect.height()
 
 
 def fit_rect(image_w: int, image_h: int, area: QRect) -> QRect:
@@ -27,7 +32,10 @@ def fit_rect(image_w: int, image_h: int, area: QRect) -> QRect:
 
 
 class PreviewWidget(QWidget):
-    """Paints the newest frame; shows a short text when there is none."""
+    """Paints the newest frame; shows a short text when there is none. A click on the picture says where it
+    landed in the frame's own pixels (`frame_clicked`)."""
+
+    frame_clicked = Signal(float, float, QPoint)  # frame x, frame y, the click's global position
 
     def __init__(self, parent: QWidget | None = None, placeholder: str = "Press Start (Space) to go live") -> None:
         super().__init__(parent)
@@ -87,6 +95,30 @@ class PreviewWidget(QWidget):
         if self._frame is None:
             return QRect()
         return fit_rect(self.source_size[0], self.source_size[1], self.rect())
+
+    def frame_point(self, pos: QPointF) -> tuple[float, float] | None:
+        """The frame pixel under the widget point `pos`, or None off the picture."""
+        rect = self.image_rect()
+        if rect.isEmpty() or not _holds(rect, pos):
+            return None
+        return ((pos.x() - rect.x()) * self.source_size[0] / rect.width(),
+                (pos.y() - rect.y()) * self.source_size[1] / rect.height())
+
+    def widget_point(self, x: float, y: float) -> QPoint:
+        """Where the frame pixel (x, y) is shown (the inverse of `frame_point`); the widget's corner while no
+        frame is shown."""
+        rect = self.image_rect()
+        if rect.isEmpty():
+            return QPoint()
+        return QPoint(round(rect.x() + x * rect.width() / self.source_size[0]),
+                      round(rect.y() + y * rect.height() / self.source_size[1]))
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt naming
+        point = self.frame_point(event.position()) if event.button() == Qt.MouseButton.LeftButton else None
+        if point is None:
+            super().mousePressEvent(event)
+            return
+        self.frame_clicked.emit(point[0], point[1], event.globalPosition().toPoint())
 
     def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 - Qt naming
         painter = QPainter(self)

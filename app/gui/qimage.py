@@ -56,3 +56,21 @@ def to_display(frame: Frame, size: tuple[int, int] | None = None) -> FrameImage:
 def to_owned_qimage(frame: Frame) -> QImage:
     """A QImage that owns its pixels (for the clipboard, or to keep after the frame is gone)."""
     return wrap_bgr(frame).image.copy()
+
+
+def face_thumbnail(frame: Frame, box: tuple[float, float, float, float], size: int = 48,
+                   margin: float = 0.25) -> FrameImage:
+    """A square `size` px picture of the face in `box` (grown by `margin` on each side, kept inside the frame),
+    for lists of photos and people. A copy: the frame may be reused after this returns."""
+    h, w = frame.shape[:2]
+    x1, y1, x2, y2 = box
+    cx, cy = (x1 + x2) / 2.0, (y1 + y2) / 2.0
+    half = max(x2 - x1, y2 - y1) * (0.5 + margin)
+    left, top = max(0, int(round(cx - half))), max(0, int(round(cy - half)))
+    right, bottom = min(w, int(round(cx + half))), min(h, int(round(cy + half)))
+    if right <= left or bottom <= top:
+        left, top, right, bottom = 0, 0, w, h
+    crop = np.ascontiguousarray(frame[top:bottom, left:right])
+    ch, cw = crop.shape[:2]
+    scale = size / max(ch, cw)
+    return to_display(crop, (max(1, round(cw * scale)), max(1, round(ch * scale))))

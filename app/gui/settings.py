@@ -1,4 +1,4 @@
-"""What the window remembers between runs (QSettings): source photo, camera, options, geometry."""
+"""What the window remembers between runs (QSettings): source photos, camera, options, geometry."""
 
 from __future__ import annotations
 
@@ -48,6 +48,15 @@ def _int(value: object, default: int) -> int:
         return int(value)  # type: ignore[call-overload,no-any-return]
     except (TypeError, ValueError):
         return default
+
+
+def _strings(value: object) -> list[str]:
+    """A stored list of strings: an INI file gives a one-item list back as a plain string, an empty one as None."""
+    if value is None or value == "":
+        return []
+    if isinstance(value, (list, tuple)):
+        return [str(v) for v in value if v]
+    return [str(value)]
 
 
 def _read(kind: str, raw: object, default: Any) -> Any:
@@ -126,6 +135,19 @@ class SettingsStore:
 
     def set_source_path(self, path: str) -> None:
         self.set_text("source/path", path)
+
+    def source_photos(self) -> list[str]:
+        """The source photos in use when the window closed (one, or several of one person)."""
+        return _strings(self._get("source/photos")) or ([self.source_path()] if self.source_path() else [])
+
+    def source_left_out(self) -> list[str]:
+        """Those of them the user left out of the identity."""
+        return _strings(self._get("source/left_out"))
+
+    def set_source_photos(self, paths: list[str], left_out: list[str]) -> None:
+        self.qsettings.setValue("source/photos", list(paths))
+        self.qsettings.setValue("source/left_out", list(left_out))
+        self.set_source_path(paths[0] if paths else "")  # what versions before several photos read
 
     # -- window -------------------------------------------------------------------------------------------
     def geometry(self) -> QByteArray | None:

@@ -1,4 +1,5 @@
-"""The source face panel: drop or open a photo; its faces are boxed; a click picks which one is the source."""
+"""The source face panel: drop or open one photo (its faces are boxed; a click picks which one is the source) or
+several photos of one person (one identity; each photo's quality in a list, see source_photos_view.py)."""
 
 from __future__ import annotations
 
@@ -15,12 +16,13 @@ from PySide6.QtGui import (
     QPen,
     QResizeEvent,
 )
-from PySide6.QtWidgets import QLabel, QPushButton, QSizePolicy, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSizePolicy, QVBoxLayout, QWidget
 
 from app.core.types import Face, Frame
 from app.gui.paths import paths_from_mime
 from app.gui.preview import fit_rect
 from app.gui.qimage import FrameImage, to_display
+from app.gui.source_photos_view import PhotoQualityList
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
 
@@ -40,7 +42,8 @@ class FaceImageView(QWidget):
         self._image: FrameImage | None = None
         self._faces: list[Face] = []
         self.selected = -1
-        self.placeholder = "Drop a face photo here\nor click \u201cOpen photo\u2026\u201d"
+        self.placeholder = "Drop a face photo here\n(or several of one person)"
+        self.max_height = 420
 
     def sizeHint(self) -> QSize:  # noqa: N802 - Qt naming
         return QSize(276, self.height_for(276))
@@ -49,7 +52,8 @@ class FaceImageView(QWidget):
         """As tall as the photo needs at this width (no empty bands), within sensible bounds."""
         if self._image is None:
             return 240
-        return max(160, min(420, round((width - 12) * self._image.height / self._image.width) + 12))
+        fitted = round((width - 12) * self._image.height / self._image.width) + 12
+        return max(min(160, self.max_height), min(self.max_height, fitted))
 
     def _fit_height(self) -> None:
         # A fixed height that follows the width (a heightForWidth override trips a PySide refcount bug).
@@ -65,7 +69,10 @@ class FaceImageView(QWidget):
     def faces(self) -> list[Face]:
         return list(self._faces)
 
-    def set_photo(self, image: Frame | None, faces: Sequence[Face] = (), selected: int = -1) -> None:
+    def set_photo(self, image: Frame | None, faces: Sequence[Face] = (), selected: int = -1,
+                  max_height: int = 420) -> None:
+        """Show `image` with `faces` boxed; `max_height` keeps it small when a list of photos goes below it."""
+        self.max_height = max_height
         self._image = to_display(image) if image is not None else None
         self._faces = list(faces)
         self.selected = selected
@@ -128,10 +135,12 @@ class FaceImageView(QWidget):
 
 
 class SourcePanel(QWidget):
-    """The photo view, an Open button and a line that says what happened (e.g. no face found)."""
+    """The photo view, a line that says what happened (e.g. no face found), the photos' quality list, and buttons
+    to open photos and to add more of the same person."""
 
     open_requested = Signal()
-    photo_dropped = Signal(str)
+    add_requested = Signal()
+    photos_dropped = Signal(object)  # list[str]: dropped image files, in order
     face_clicked = Signal(int)
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -145,15 +154,24 @@ class SourcePanel(QWidget):
         self.message = QLabel("", self)
         self.message.setObjectName("sourceMessage")
         self.message.setWordWrap(True)
-        self.open_button = QPushButton("Open photo\u2026", self)
+        self.photos = PhotoQualityList(self)
+        self.open_button = QPushButton("Open photos\u2026", self)
+        self.open_button.setToolTip("One photo, or several of the same person (they make one identity)")
         self.open_button.clicked.connect(self.open_requested)
+        self.add_button = QPushButton("Add photos\u2026", self)
+        self.add_button.setToolTip("More photos of the same person: they join the identity")
+        self.add_button.clicked.connect(self.add_requested)
+        buttons = QHBoxLayout()
+        buttons.setContentsMargins(0, 0, 0, 0)
+        buttons.addWidget(self.open_button)
+        buttons.addWidget(self.add_button)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(title)
         layout.addWidget(self.view)
         layout.addWidget(self.message)
-        layout.addWidget(self.open_button)
-        layout.addStretch(1)
+        layout.addLayout(buttons)
+        layout.addWidget(self.photos)
 
     def say(self, text: str, level: str = "info") -> None:
         self.message.setText(text)
@@ -173,4 +191,4 @@ class SourcePanel(QWidget):
             event.ignore()
             return
         event.acceptProposedAction()
-        self.photo_dropped.emit(str(paths[0]))
+        self.photos_dropped.emit([str(p) for p in paths])

@@ -11,8 +11,9 @@ import shutil
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
-from app.core.engine import Engine, SourceFace
+from app.core.engine import Engine
 from app.core.options import SwapOptions
 from app.core.processor import FrameProcessor
 from app.core.tracker import Tracker
@@ -88,7 +89,8 @@ class VideoJob:
     def cancelled(self) -> bool:
         return self.cancel_event.is_set()
 
-    async def run(self, tasks: TaskRunner, engine: Engine, source: SourceFace, options: SwapOptions) -> VideoReport:
+    async def run(self, tasks: TaskRunner, engine: Engine, source: Any, options: SwapOptions) -> VideoReport:
+        """`source`: a SourceFace, or a FaceMap (each person recognised once per track)."""
         self._loop = asyncio.get_running_loop()
         try:
             report = await tasks.run_long(self._work, engine, source, options, cancel=self.cancel)
@@ -97,7 +99,7 @@ class VideoJob:
         return report
 
     # -- on the job's thread -------------------------------------------------------------------------------
-    def _work(self, engine: Engine, source: SourceFace, options: SwapOptions) -> VideoReport:
+    def _work(self, engine: Engine, source: Any, options: SwapOptions) -> VideoReport:
         engine.check_models(options)
         processor = FrameProcessor(engine, Tracker())
         swap = processor.video_frames(source, options)

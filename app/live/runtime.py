@@ -102,8 +102,14 @@ class LiveSession:
         """Takes effect from the next frame the worker starts."""
         self._options = options
 
+    @property
+    def face_source(self) -> Any:
+        """What the worker swaps in from its next frame (see set_source)."""
+        return self._face_source
+
     def set_source(self, face_source: Any) -> None:
-        """A prepared source face (Engine.prepare_source), or None to pass the camera through unswapped."""
+        """A prepared source face (Engine.prepare_source), a FaceMap of people and their sources, or None to pass
+        the camera through unswapped."""
         self._face_source = face_source
 
     def start(self) -> CaptureInfo:
