@@ -50,6 +50,18 @@ class SourceFace:
 
 
 @dataclass(frozen=True, eq=False)
+class SwappedFace:
+    """One face's swap, in the face's aligned space: the crop the swap model made, the face it was made from
+    (and its frame -> crop matrix and original crop), and whose identity it carries."""
+
+    crop: Frame
+    face: Face
+    source: SourceFace
+    matrix: Matrix
+    reference: Frame  # the original aligned crop: colour correction's reference on the frame it came from
+
+
+@dataclass(frozen=True, eq=False)
 class SwapResult:
     frame: Frame
     faces: tuple[Face, ...]  # the faces that were replaced
@@ -153,45 +165,64 @@ class Engine:
     def swap(self, frame: Frame, faces: Sequence[Face], sources: Sequence[SourceFace], options: SwapOptions
              ) -> SwapResult:
         """A copy of `frame` with each of `faces` replaced by the identity of the source at the same place (and
-        restored when the options ask for it)."""
+        restored when the options ask for it): swap_crops, then paste_swaps, then restoration."""
         if len(sources) != len(faces):
             raise ValueError(f"{len(faces)} faces but {len(sources)} sources")
+        t0 = time.perf_counter()
+        swaps = self.swap_crops(frame, faces, sources)
+        t1 = time.perf_counter()
+        out, timings, notes = self.paste_swaps(frame, swaps, options)
+        timings["swap"] = (t1 - t0) * 1000.0
+        if options.restore is not None and faces:
+            size = swaps[0].crop.shape[0]
+            pasted = [f if options.face_scale == 1.0 else scaled_face(f, s.matrix, size, options.face_scale)
+                      for f, s in zip(faces, swaps, strict=True)]  # where each swapped face ended up
+            t2 = time.perf_counter()
+            self.restore_into(out, pasted, options.restore)
+            timings["restore"] = (time.perf_counter() - t2) * 1000.0
+        return SwapResult(frame=out, faces=tuple(faces), timings=timings, notes=notes)
+
+    def swap_crops(self, frame: Frame, faces: Sequence[Face], sources: Sequence[SourceFace]) -> list[SwappedFace]:
+        """Each face aligned and swapped: the swap model's output in the face's aligned space, with what it was
+        made from (a fluid render keeps these and pastes them again on later frames)."""
         swapper = self.models.swapper
         size = int(swapper.input_size[0])
+        out = []
+        for face, source in zip(faces, sources, strict=True):
+            crop, matrix = align_crop(frame, face.points, size)
+            out.append(SwappedFace(swap_crop(swapper, crop, source.latent), face, source, matrix, crop))
+        return out
+
+    def paste_swaps(self, frame: Frame, swaps: Sequence[SwappedFace], options: SwapOptions,
+                    faces: Sequence[Face] | None = None,
+                    landmarks: Sequence[Landmarks | None] | None = None) -> tuple[Frame, dict[str, float],
+                                                                                  tuple[Note, ...]]:
+        """A copy of `frame` with each swapped crop pasted: where its face was (`faces` None) or at `faces`, the
+        same people's positions in this frame (a fluid render), with the options' mask, kept mouth, blend,
+        colour correction (against this frame) and face scale. `landmarks`: each face's 106 points in this
+        frame when the caller has them (else they are found here when the options need them)."""
         out = frame.copy()
-        timings = {"swap": 0.0, "paste": 0.0, "restore": 0.0, "landmarks": 0.0}
+        timings = {"paste": 0.0, "landmarks": 0.0}
         notes: tuple[Note, ...] = ()
         use_landmarks = options.needs_landmarks
-        if use_landmarks and (missing := self.landmarks_missing()) is not None:
+        if use_landmarks and landmarks is None and (missing := self.landmarks_missing()) is not None:
             notes, use_landmarks = (missing,), False  # the swap goes on with what needs no landmarks
-        pasted: list[Face] = []  # where each swapped face ended up (face scale moves its points)
-        for face, source in zip(faces, sources, strict=True):
+        for i, swap in enumerate(swaps):
             t0 = time.perf_counter()
-            crop, matrix = align_crop(frame, face.points, size)
-            swapped = swap_crop(swapper, crop, source.latent)
+            face = swap.face if faces is None else faces[i]
+            size = swap.crop.shape[0]
+            if faces is None:
+                matrix, reference = swap.matrix, swap.reference
+            else:
+                reference, matrix = align_crop(frame, face.points, size)
+            marks = landmarks[i] if landmarks is not None else (self.landmarks(frame, face) if use_landmarks else None)
             t1 = time.perf_counter()
-            marks = self.landmarks(frame, face) if use_landmarks else None
-            t2 = time.perf_counter()
             alpha = self._masks.alpha(size, matrix, options.face_mask, options.mouth, marks, options.face_scale)
-            self._paster.paste(
-                out,
-                swapped,
-                matrix,
-                blend=options.blend,
-                face_scale=options.face_scale,
-                colour_reference=crop if options.color_correction else None,
-                mask=alpha,
-            )
-            t3 = time.perf_counter()
-            timings["swap"] += (t1 - t0) * 1000.0
-            timings["landmarks"] += (t2 - t1) * 1000.0
-            timings["paste"] += (t3 - t2) * 1000.0
-            pasted.append(face if options.face_scale == 1.0 else scaled_face(face, matrix, size, options.face_scale))
-        if options.restore is not None and faces:
-            t4 = time.perf_counter()
-            self.restore_into(out, pasted, options.restore)
-            timings["restore"] = (time.perf_counter() - t4) * 1000.0
-        return SwapResult(frame=out, faces=tuple(faces), timings=timings, notes=notes)
+            self._paster.paste(out, swap.crop, matrix, blend=options.blend, face_scale=options.face_scale,
+                               colour_reference=reference if options.color_correction else None, mask=alpha)
+            timings["landmarks"] += (t1 - t0) * 1000.0
+            timings["paste"] += (time.perf_counter() - t1) * 1000.0
+        return out, timings, notes
 
     def restore_into(self, out: Frame, faces: Sequence[Face], restore: RestoreOptions) -> None:
         """Restore each of `faces` of `out`, in place."""
