@@ -11,10 +11,11 @@ import sys
 import time
 from pathlib import Path
 
-from app.commands.common import add_engine_options, add_swap_options, model_set_from_args, swap_options_from_args
+from app.commands.common import add_engine_options, add_option_arguments, model_set_from_args
 from app.commands.messages import note_text
 from app.commands.sources import add_map_option, cast, prepare_identity
 from app.core.engine import Engine
+from app.core.options import LIVE_FORM
 from app.live.capture import CaptureSettings, OpenCVSource, parse_camera_spec
 from app.live.events import Ended, Notice, Stats
 from app.live.runtime import LiveSession
@@ -39,7 +40,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
     p.add_argument("--record", metavar="OUT.mp4", help="record the output to an MP4 file")
     p.add_argument("--no-preview", dest="preview", action="store_false", help="headless: no window")
     p.add_argument("--duration", type=float, metavar="SECONDS", help="stop after this many seconds")
-    add_swap_options(p)
+    add_option_arguments(p, LIVE_FORM)  # the swap options plus how live renders (--render, --until-swapped)
     add_engine_options(p)
     p.set_defaults(func=run)
 
@@ -53,7 +54,7 @@ def has_display() -> bool:
 
 
 def run(args: argparse.Namespace) -> int:
-    options = swap_options_from_args(args)
+    options = LIVE_FORM.build(vars(args))
     engine = Engine(model_set_from_args(args))
     engine.check_models(options)
     face_source = cast(engine, prepare_identity(engine, args.source, options), args.maps, options)

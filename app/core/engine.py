@@ -195,12 +195,13 @@ class Engine:
 
     def paste_swaps(self, frame: Frame, swaps: Sequence[SwappedFace], options: SwapOptions,
                     faces: Sequence[Face] | None = None,
-                    landmarks: Sequence[Landmarks | None] | None = None) -> tuple[Frame, dict[str, float],
-                                                                                  tuple[Note, ...]]:
+                    landmarks: Sequence[Landmarks | None] | None = None,
+                    blends: Sequence[float] | None = None) -> tuple[Frame, dict[str, float], tuple[Note, ...]]:
         """A copy of `frame` with each swapped crop pasted: where its face was (`faces` None) or at `faces`, the
         same people's positions in this frame (a fluid render), with the options' mask, kept mouth, blend,
         colour correction (against this frame) and face scale. `landmarks`: each face's 106 points in this
-        frame when the caller has them (else they are found here when the options need them)."""
+        frame when the caller has them (else they are found here when the options need them). `blends`: each
+        swap's share of the options' blend (a fluid render fades out a swap whose face has turned since)."""
         out = frame.copy()
         timings = {"paste": 0.0, "landmarks": 0.0}
         notes: tuple[Note, ...] = ()
@@ -218,7 +219,8 @@ class Engine:
             marks = landmarks[i] if landmarks is not None else (self.landmarks(frame, face) if use_landmarks else None)
             t1 = time.perf_counter()
             alpha = self._masks.alpha(size, matrix, options.face_mask, options.mouth, marks, options.face_scale)
-            self._paster.paste(out, swap.crop, matrix, blend=options.blend, face_scale=options.face_scale,
+            blend = options.blend * (1.0 if blends is None else blends[i])
+            self._paster.paste(out, swap.crop, matrix, blend=blend, face_scale=options.face_scale,
                                colour_reference=reference if options.color_correction else None, mask=alpha)
             timings["landmarks"] += (t1 - t0) * 1000.0
             timings["paste"] += (time.perf_counter() - t1) * 1000.0

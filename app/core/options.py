@@ -23,6 +23,8 @@ from app.errors import OptionError
 
 FaceChoice = Literal["all", "largest"]
 OthersChoice = Literal["swap", "keep"]
+RenderChoice = Literal["auto", "fluid", "exact"]
+UntilSwapped = Literal["original", "blur"]
 Kind = Literal["float", "int", "bool", "choice"]
 T = TypeVar("T")
 
@@ -153,6 +155,20 @@ class SwapOptions:
                            noun="detection size", help="face detection input size in pixels, a multiple of 32")
     det_threshold: float = option(0.5, label="Detection threshold", low=0.05, high=0.99, group="detection",
                                   noun="detection threshold", help="how sure a detection must be, 0.05-0.99")
+
+    # Live only (LIVE_FORM): how a live session renders while the swap is slower than the camera
+    # (app/core/fluid.py). Photos, videos and the API have no use for them, so their forms leave them out.
+    render: RenderChoice = option("auto", label="Render", group="live",
+                                  choices=(("auto", "Auto"), ("fluid", "Every camera frame"),
+                                           ("exact", "Swapped frames only")),
+                                  help="live: fluid renders every camera frame with each person's most recent swap "
+                                       "(head motion at the camera's rate, expression at the swap's); exact shows "
+                                       "only frames that were swapped; auto picks fluid when the swap is slower "
+                                       "than half the camera's rate")
+    until_swapped: UntilSwapped = option("original", label="Until swapped", group="live",
+                                         choices=(("original", "As they are"), ("blur", "Blurred")),
+                                         help="live, fluid: how a person is shown until their first swap is ready "
+                                              "(and when they turn further than their last swap can follow)")
 
     def __post_init__(self) -> None:
         check_fields(self)
@@ -285,8 +301,16 @@ class Form(Generic[T]):
         return {f.key: out[f.key] for f in self.fields}
 
 
+LIVE_GROUP = "live"  # the fields only a live session uses
+
+
 def swap_form() -> Form[SwapOptions]:
-    """Every swap option, the restore options under `restore_...` (swap, video, live, the GUI, the API)."""
+    """Every swap option but the live ones, the restore options under `restore_...` (photos, videos, the API)."""
+    return Form(SwapOptions, tuple(f for f in _own_fields(SwapOptions, "", ()) if f.spec.group != LIVE_GROUP))
+
+
+def live_form() -> Form[SwapOptions]:
+    """The swap form plus the live fields (`render`, `until_swapped`): the `live` command and the desktop app."""
     return Form(SwapOptions, tuple(_own_fields(SwapOptions, "", ())))
 
 
@@ -297,4 +321,5 @@ def restore_form() -> Form[SwapOptions]:
 
 
 SWAP_FORM = swap_form()
+LIVE_FORM = live_form()
 RESTORE_FORM = restore_form()

@@ -9,6 +9,9 @@ jitter; a still gets neither and is detected whole.
 The source is one SourceFace (everyone gets it), or a FaceMap (app/core/face_map.py): mapped people get their
 own source, recognised once per track in a stream (never per frame); the others follow the options (`others`:
 the default source or left alone; `faces`: all or the largest). A processor is used from one thread at a time.
+
+A live stream may also get a background swapper: then the options' `render` may make a frame fluid (app/core/
+fluid.py: the swap runs beside, every frame is pasted with each person's most recent swap) instead of exact.
 """
 
 from __future__ import annotations
@@ -16,12 +19,13 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from app.core.analysis import largest_face
 from app.core.detection import BackgroundDetector, Detector
 from app.core.engine import RESTORER_NOT_READY, Note, select_faces
 from app.core.face_map import Assignment, FaceMap, TrackRecognizer, Unmatched
+from app.core.fluid import BackgroundSwapper, FluidEngine, FluidStage, RenderInfo, can_render_fluid
 from app.core.options import FaceChoice, RestoreOptions, SwapOptions
 from app.core.tracker import Tracker
 from app.core.types import Face, Frame
@@ -72,6 +76,7 @@ class ProcessedFrame:
     timings: dict[str, float] = field(default_factory=dict)  # ms per stage (STAGES) and "total"
     notes: tuple[Note, ...] = ()  # things the user should know about this frame (said once by front ends)
     people: tuple[Person, ...] = ()  # every face found in the input (processed or not), for a front end to show
+    render: RenderInfo | None = None  # how a stream's frame was rendered (fluid or exact); None: nothing swapped
 
 
 class VideoFrames:
@@ -98,6 +103,8 @@ class FrameProcessor:
     `detect`: replaces the engine's detector (benchmarks, tests).
     `wait_for_restorer`: False in live, where a frame never waits for the restorer to load (minutes, the first
     time): until a front end has loaded it, frames go out unrestored, with a note.
+    `swapper`: with a tracker, the swap may run there while every frame is rendered fluid (options.render; the
+    live session's swapper thread); `camera_fps` is the stream's rate, which `render="auto"` compares with.
     """
 
     def __init__(
@@ -108,6 +115,8 @@ class FrameProcessor:
         detect: Detector | None = None,
         restore_only: bool = False,
         wait_for_restorer: bool = True,
+        swapper: BackgroundSwapper | None = None,
+        camera_fps: float = 30.0,
     ) -> None:
         self.engine = engine
         self.tracker = tracker
@@ -122,6 +131,9 @@ class FrameProcessor:
         self.frames_with_faces = 0
         self.stage_totals: dict[str, float] = {}  # summed ms per stage, over every frame processed
         self.notes: list[Note] = []  # every distinct note so far, in order (a job says each once)
+        self.fluid: FluidStage | None = None
+        if swapper is not None and tracker is not None and can_render_fluid(engine):
+            self.fluid = FluidStage(cast(FluidEngine, engine), swapper, camera_fps)
 
     def process(self, frame: Frame, source: Any, options: SwapOptions, timestamp: float | None = None
                 ) -> ProcessedFrame:
@@ -137,21 +149,32 @@ class FrameProcessor:
                 notes = (RESTORER_NOT_READY,)
             options = ready
         out, faces, people = frame, tuple[Face, ...](), tuple[Person, ...]()
+        render: RenderInfo | None = None
         if self.restore_only:
             found = self._faces(frame, options, timestamp, timings)
             if found:
                 out, faces = self._restore(frame, found, options, timings), tuple(found)
         elif source is not None:
             chosen, people = self._assignments(frame, source, options, timestamp, timings)
-            if chosen:
+            fluid = self.fluid
+            if fluid is not None and fluid.mode(options, len(chosen)) == "fluid":
+                out, fluid_notes, render = fluid.render(frame, chosen, [p.track_id for p in people], options,
+                                                        self.frames, 0.0 if timestamp is None else timestamp, timings)
+                notes += fluid_notes
+                faces = tuple(a.face for a in chosen)
+            elif chosen:
                 faces = tuple(a.face for a in chosen)
                 result = self.engine.swap(frame, faces, [a.source for a in chosen], options)
                 timings.update(result.timings)
                 out, notes = result.frame, notes + tuple(result.notes)
+                if fluid is not None:
+                    fluid.measured_exact(timings, len(faces))
+                render = RenderInfo("exact", len(faces), face_age_s=0.0, updated=len(faces),
+                                    swap_ms_per_face=timings.get("swap", 0.0) / len(faces))
         timings["total"] = (time.perf_counter() - t0) * 1000.0
         self._count(faces, timings)
         self.notes += [n for n in notes if n not in self.notes]
-        return ProcessedFrame(out, faces, timings, notes, people)
+        return ProcessedFrame(out, faces, timings, notes, people, render)
 
     def video_frames(self, source: Any, options: SwapOptions) -> VideoFrames:
         """The per-frame function of a video job (app/media.process_video) over this processor."""
@@ -211,7 +234,7 @@ class FrameProcessor:
             people = self._people(found, options)
             if keep:
                 return [], people
-            return [Assignment(face, default, None, -1.0) for face in found], people
+            return [Assignment(p.face, default, None, -1.0, p.track_id) for p in people], people
         face_map = self._face_map(source, options)
         found = self._faces(frame, options, timestamp, timings, choice="all")
         t0 = time.perf_counter()

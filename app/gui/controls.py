@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core.options import SWAP_FORM, SwapOptions
+from app.core.options import LIVE_FORM, SwapOptions
 from app.gui.option_controls import OptionControls
 from app.gui.settings import CameraChoice
 from app.live.cameras import CameraEntry
@@ -77,7 +77,7 @@ class ControlsPanel(QWidget):
         layout.addWidget(cam_box)
 
         # -- swap, outputs, restore and detection (the options: one widget per field of the options schema)
-        self.option_controls = OptionControls(SWAP_FORM)
+        self.option_controls = OptionControls(LIVE_FORM)  # the desktop app is live: its form has the live fields
         self._add_options_group(layout, "swap", "Swap")
         # -- outputs
         out_box = QGroupBox("Output")
@@ -93,6 +93,7 @@ class ControlsPanel(QWidget):
         form.addRow(self.virtual_camera_state)
         form.addRow(self.record, self.record_path)
         layout.addWidget(out_box)
+        self._add_options_group(layout, "live", "Rendering")
         self._add_options_group(layout, "mask", "Mask")
         self._add_options_group(layout, "restore", "Restore (GFPGAN)")
         self._add_options_group(layout, "detection", "Detection")

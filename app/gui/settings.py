@@ -8,7 +8,7 @@ from typing import Any
 
 from PySide6.QtCore import QByteArray, QSettings
 
-from app.core.options import SWAP_FORM, Form, SwapOptions
+from app.core.options import LIVE_FORM, Form, SwapOptions
 from app.errors import OptionError
 
 log = logging.getLogger(__name__)
@@ -80,9 +80,10 @@ class SettingsStore:
         return self.qsettings.value(key)
 
     # -- options ------------------------------------------------------------------------------------------
-    def option_values(self, form: Form[SwapOptions] = SWAP_FORM) -> dict[str, Any]:
+    def option_values(self, form: Form[SwapOptions] = LIVE_FORM) -> dict[str, Any]:
         """The stored value of every field of `form` (its key is the field's settings key); a missing or
-        unreadable one is the field's default."""
+        unreadable one is the field's default. The desktop app's form is the live one (the swap options and
+        how live renders)."""
         values: dict[str, Any] = {}
         for f in form:
             raw = self._get(f.settings_key)
@@ -95,10 +96,10 @@ class SettingsStore:
             values[f.key] = value
         return values
 
-    def options(self, form: Form[SwapOptions] = SWAP_FORM) -> SwapOptions:
+    def options(self, form: Form[SwapOptions] = LIVE_FORM) -> SwapOptions:
         return form.build(self.option_values(form))
 
-    def save_option_values(self, values: dict[str, Any], form: Form[SwapOptions] = SWAP_FORM) -> None:
+    def save_option_values(self, values: dict[str, Any], form: Form[SwapOptions] = LIVE_FORM) -> None:
         for f in form:
             if f.key in values:
                 self.qsettings.setValue(f.settings_key, values[f.key])

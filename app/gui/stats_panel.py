@@ -1,4 +1,5 @@
-"""Live statistics beside the preview: camera and output fps, latency, per-stage time, drops."""
+"""Live statistics beside the preview: camera and output fps (and the render: fluid or exact), how often the
+face is updated and how old the shown one is, latency, per-stage time, drops."""
 
 from __future__ import annotations
 
@@ -23,8 +24,8 @@ class StatsPanel(QWidget):
         title.setObjectName("sectionTitle")
         grid.addWidget(title, 0, 0, 1, 2)
         self._values: dict[str, QLabel] = {}
-        rows = [("camera", "Camera"), ("output", "Output"), ("latency", "Latency"), ("drops", "Drops"),
-                ("stages", "Stages")]
+        rows = [("camera", "Camera"), ("output", "Output"), ("face", "Face"), ("latency", "Latency"),
+                ("drops", "Drops"), ("stages", "Stages")]
         for i, (key, text) in enumerate(rows, start=1):
             name = QLabel(text)
             name.setObjectName("statName")
@@ -45,7 +46,8 @@ class StatsPanel(QWidget):
         self.last = s
         v = self._values
         v["camera"].setText(f"{s.camera_fps:.1f} fps")
-        v["output"].setText(f"{s.output_fps:.1f} fps")
+        v["output"].setText(f"{s.output_fps:.1f} fps" + (f" ({s.render})" if s.render else ""))
+        v["face"].setText(self.face_text(s))
         v["latency"].setText(f"{s.latency_p50_ms:.0f} ms (p95 {s.latency_p95_ms:.0f})")
         v["drops"].setText(f"{s.total_drops} of {s.frames_captured} frames")
         names = [n for n in STAGES if s.stage_ms.get(n)]  # a stage that did not run (0 ms) is left out
@@ -53,6 +55,22 @@ class StatsPanel(QWidget):
         names += ["total"] if "total" in s.stage_ms else []
         stages = [f"{name} {s.stage_ms[name]:.0f} ms" for name in names]
         v["stages"].setText("\n".join(stages) or "\u2014")
+
+    @staticmethod
+    def face_text(s: StatsSnapshot) -> str:
+        """'updated 0.4 times a second' and, while fluid, 'shown 1.2 s old' (and who waits or is faded)."""
+        if not s.render:
+            return "\u2014"
+        lines = [f"updated {s.face_fps:.1f} times a second"]
+        if s.render == "fluid" and s.face_age_ms is not None:
+            lines.append(f"shown {s.face_age_ms / 1000.0:.1f} s old")
+        if s.swap_ms_per_face:
+            lines.append(f"swap {s.swap_ms_per_face:.0f} ms a face")
+        if s.faces_waiting:
+            lines.append(f"{s.faces_waiting} waiting for a first swap")
+        if s.faces_faded:
+            lines.append(f"{s.faces_faded} faded (turned away)")
+        return "\n".join(lines)
 
     def clear(self) -> None:
         self.last = None

@@ -6,6 +6,9 @@ channel (app/live/events.py), which the front end drains.
 Each hand-off holds one frame at most, so a slow worker drops frames (counted) and never builds up delay.
 Scheduled face detection runs on a detector thread beside the worker (app/live/async_detect.py), so no
 output frame waits for it; the tracker brings each late result forward to the frame it is on.
+The swap model may run beside the worker too (app/live/fluid.py), when the options' render is fluid (or auto
+picks it: a swap slower than half the camera's rate): then every camera frame is rendered with each person's
+most recent swap (app/core/fluid.py) and the output keeps the camera's rate.
 The worker reads the current settings and source face by reference between frames; set_options() and
 set_source() swap in whole new objects, so no frame is processed with half-changed settings.
 """
@@ -27,6 +30,7 @@ from app.errors import CameraError, DLCError
 from app.live.async_detect import AsyncDetector
 from app.live.capture import CaptureInfo, CaptureThread, FrameSource
 from app.live.events import Ended, EndReason, EventChannel, SinkState, Stats
+from app.live.fluid import AsyncSwapper
 from app.live.latest import LatestBox, Stamped
 from app.live.sinks import Sink, SinkUnavailable
 from app.live.stats import LiveStats, StatsSnapshot
@@ -88,8 +92,10 @@ class LiveSession:
         self._worker = threading.Thread(target=self._work, name="dlc-worker", daemon=True)
         self._output = threading.Thread(target=self._deliver, name="dlc-output", daemon=True)
         self._detector = AsyncDetector("dlc-detector") if async_detection else None
+        self._swapper = AsyncSwapper("dlc-swapper")
         # The live worker never loads (or converts) the restorer itself: that can take minutes.
-        self.processor = FrameProcessor(engine, self.tracker, self._detector, wait_for_restorer=False)
+        self.processor = FrameProcessor(engine, self.tracker, self._detector, wait_for_restorer=False,
+                                        swapper=self._swapper)
         self._sinks_open = False
 
     # -- control, from any thread ------------------------------------------------------------------------
@@ -115,6 +121,8 @@ class LiveSession:
     def start(self) -> CaptureInfo:
         """Open the source (CameraError if it cannot) and the sinks, then start the threads."""
         self.info = self.source.open()
+        if self.processor.fluid is not None and self.info.fps > 0:
+            self.processor.fluid.camera_fps = self.info.fps  # what render="auto" compares the swap with
         if self.info.width > 0 and self.info.height > 0:
             try:
                 self._open_sinks((self.info.width, self.info.height))
@@ -130,6 +138,7 @@ class LiveSession:
         self._capture.start()
         if self._detector is not None:
             self._detector.start()
+        self._swapper.start()
         self._worker.start()
         self._output.start()
         log.info(
@@ -153,6 +162,7 @@ class LiveSession:
         joined = True
         if self._detector is not None:
             self._detector.stop(0.0)  # refuse requests now; joined below with the others
+        self._swapper.stop(0.0)
         for thread in self.threads():
             if thread.is_alive() or thread.ident is not None:
                 thread.join(max(0.0, deadline - time.perf_counter()))
@@ -185,7 +195,7 @@ class LiveSession:
     def threads(self) -> list[threading.Thread]:
         capture = [self._capture.thread] if self._capture is not None else []
         detector = [self._detector.thread] if self._detector is not None else []
-        return capture + [self._worker, self._output] + detector
+        return capture + [self._worker, self._output] + detector + [self._swapper.thread]
 
     def __enter__(self) -> LiveSession:
         self.start()
@@ -261,10 +271,12 @@ class LiveSession:
             self._results.close()
             if self._detector is not None:
                 self._detector.stop(0.0)  # no more requests; stop() joins the thread
+            self._swapper.stop(0.0)
 
     def _process(self, item: Stamped[Frame], options: SwapOptions, face_source: Any) -> tuple[Frame, dict[str, float]]:
         result = self.processor.process(item.value, face_source, options, item.captured_at)
         self._seen = SeenPeople(item.value, result.people, item.seq)  # one reference: written here only
+        self.stats_collector.record_render(result.render)
         for note in result.notes:
             self.events.notice_once(note.text, note.fetch)
         return result.frame, result.timings

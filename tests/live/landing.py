@@ -12,11 +12,18 @@ is the paste's mask, and the weight-centroid of that mask is where the face land
 A tracker that follows detections too closely lets that landing wander with them; one that smooths too hard
 lags behind a moving face. Used by tests/live/test_landing.py (generous bounds) and benchmarks/bench_landing.py
 (numbers).
+
+The same measurement serves the fluid render (issue 14; tests/live/test_fluid_live.py, benchmarks/
+bench_fluid.py): a swap slowed to a given cost per face (SlowSwaps) makes every pasted face seconds old, and the
+landing says whether it is pasted where the face is in the frame shown, not where it was when it was swapped;
+the session's statistics say the output's rate, latency and how old the shown faces were.
 """
 
 from __future__ import annotations
 
 import threading
+import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,10 +32,11 @@ import av
 import numpy as np
 import numpy.typing as npt
 
-from app.core.options import SwapOptions
+from app.core.options import RenderChoice, SwapOptions
 from app.core.tracker import Tracker, TrackerConfig
 from app.core.types import Face, Frame
 from app.live.capture import OpenCVSource
+from app.live.events import Stats
 from app.live.runtime import LiveSession
 from app.live.sinks import CallbackSink
 from tests.live.scene import BASE_BOXES, BASE_POINTS, Scene, load_t1, still_then_moving
@@ -107,6 +115,38 @@ class JitteredDetections:
                 for b, p in zip(boxes, points, strict=True)]
 
 
+class SlowSwaps:
+    """Wraps the engine: each face's swap takes at least `seconds` (the engine's own work, then a sleep for the
+    rest), in the exact render (swap) and on the fluid render's swapper (swap_crops) alike. A sleep stands for
+    the faithful model's time without its CPU load: the tests prove the render does not wait for the swap;
+    benchmarks/bench_fluid.py runs the faithful models themselves, load and all."""
+
+    def __init__(self, engine: Any, seconds: float) -> None:
+        self._engine = engine
+        self.seconds = seconds
+        self.calls = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._engine, name)
+
+    def _pad(self, started: float, faces: int) -> None:
+        self.calls += 1
+        time.sleep(max(0.0, self.seconds * faces - (time.perf_counter() - started)))
+
+    def swap_crops(self, frame: Frame, faces: Sequence[Face], sources: Sequence[Any]) -> Any:
+        t0 = time.perf_counter()
+        out = self._engine.swap_crops(frame, faces, sources)
+        self._pad(t0, len(faces))
+        return out
+
+    def swap(self, frame: Frame, faces: Sequence[Face], sources: Sequence[Any], options: SwapOptions) -> Any:
+        t0 = time.perf_counter()
+        out = self._engine.swap(frame, faces, sources, options)
+        self._pad(t0, len(faces))
+        out.timings["swap"] = (time.perf_counter() - t0) * 1000.0  # what the slowed swap took, as auto sees it
+        return out
+
+
 @dataclass
 class Landing:
     centres: dict[int, npt.NDArray[np.float64]] = field(default_factory=dict)  # frame -> (faces, 2), NaN: none
@@ -177,31 +217,64 @@ class Steadiness:
     frames_out: int
     still_frames: int
     moving_frames: int
+    moving_error_px: float = float("nan")  # RMS distance of the landing from the face in that frame, while moving
+    frames_in: int = 0  # the clip's frames
+    output_fps: float = 0.0  # frames out per second of the clip's playing time
+    latency_p50_ms: float = 0.0
+    latency_p95_ms: float = 0.0
+    frame_ms: float = 0.0  # the worker's total per frame (median of the statistics posted)
+    render: str = ""  # fluid or exact, as the statistics said at the end
+    face_fps: float = 0.0  # how often a face was updated (the statistics' last say)
+    face_age_ms: float = 0.0  # how old the faces shown were (median of the statistics posted while moving)
+    swapped_frames: int = 0  # output frames in which at least one face was found pasted
 
 
 def measure(engine: Any, clip: Clip, config: TrackerConfig | None = None, sigma: float = 2.0,
-            timeout_s: float = 120.0) -> Steadiness:
-    """Play `clip` as the camera through a live session, as the `live` command runs one, and measure."""
-    jittered = JitteredDetections(engine, clip, sigma)
+            timeout_s: float = 120.0, render: RenderChoice = "exact", swap_s_per_face: float = 0.0) -> Steadiness:
+    """Play `clip` as the camera through a live session, as the `live` command runs one, and measure.
+    `render`: the options' render; `swap_s_per_face`: slow each face's swap to this (SlowSwaps)."""
+    jittered = JitteredDetections(SlowSwaps(engine, swap_s_per_face) if swap_s_per_face > 0 else engine, clip, sigma)
     outputs: list[Frame] = []
-    options = SwapOptions(color_correction=False, blend=1.0, mask="box")
+    options = SwapOptions(color_correction=False, blend=1.0, mask="box", render=render)
     session = LiveSession(jittered, OpenCVSource(str(clip.path)), options=options,
                           face_source=engine.prepare_source(photos.astronaut().image), tracker=Tracker(config),
-                          sinks=[CallbackSink(outputs.append)])
+                          sinks=[CallbackSink(outputs.append)], stats_interval_s=0.1)
+    snapshots = []
     session.start()
     try:
-        if not session.wait(timeout_s):
-            raise TimeoutError("the clip did not end in time")
+        deadline = time.perf_counter() + timeout_s
+        while not session.wait(0.0):
+            if time.perf_counter() > deadline:
+                raise TimeoutError("the clip did not end in time")
+            snapshots += [e.snapshot for e in session.events.wait(0.1) if isinstance(e, Stats)]
     finally:
         session.stop()
     if session.error is not None:
         raise session.error
+    snapshots += [e.snapshot for e in session.events.drain() if isinstance(e, Stats)]
+    last = snapshots[-1] if snapshots else session.stats()  # the session's own last word, as it ended
     landing = Landing()
     for out in outputs:
         index = read_barcode(out)
         if 0 <= index < len(clip.frames):
             landing.centres[index] = landed(out, clip.frames[index], clip.truth_centres(index))
-    return _summarise(clip, landing, np.array(jittered.offsets), len(outputs))
+    result = _summarise(clip, landing, np.array(jittered.offsets), len(outputs))
+    moving_ages = [s.face_age_ms for s in snapshots[len(snapshots) * clip.still // len(clip.frames):]
+                   if s.face_age_ms is not None]
+    totals = [s.stage_ms["total"] for s in snapshots if "total" in s.stage_ms]
+    return _with_rates(result, clip, last, moving_ages, totals,
+                       sum(1 for c in landing.centres.values() if np.isfinite(c).any()))
+
+
+def _with_rates(result: Steadiness, clip: Clip, last: Any, ages: list[float], totals: list[float],
+                swapped: int) -> Steadiness:
+    from dataclasses import replace
+
+    return replace(result, frames_in=len(clip.frames), output_fps=result.frames_out * FPS / len(clip.frames),
+                   latency_p50_ms=last.latency_p50_ms, latency_p95_ms=last.latency_p95_ms,
+                   frame_ms=float(np.median(totals)) if totals else 0.0, render=last.render,
+                   face_fps=last.face_fps, face_age_ms=float(np.median(ages)) if ages else 0.0,
+                   swapped_frames=swapped)
 
 
 def _summarise(clip: Clip, landing: Landing, offsets: npt.NDArray[np.float64], frames_out: int) -> Steadiness:
@@ -216,5 +289,6 @@ def _summarise(clip: Clip, landing: Landing, offsets: npt.NDArray[np.float64], f
     direction = np.array([-1.0, 0.0])  # the clip pans left (180 degrees)
     rel_moving = np.array([landing.centres[i] - clip.truth_centres(i) - bias for i in moving])
     along = np.nanmean(rel_moving @ direction) if len(moving) else float("nan")
+    error = float(np.sqrt(np.nanmean((rel_moving ** 2).sum(axis=-1)))) if len(moving) else float("nan")
     return Steadiness(detection_rms, landing_rms, detection_rms / max(landing_rms, 1e-6),
-                      float(-along / clip.speed), frames_out, len(still), len(moving))
+                      float(-along / clip.speed), frames_out, len(still), len(moving), error)
