@@ -1,6 +1,7 @@
 """Every field of the options schema reaches every front end: a command-line flag, an API form field (with its
 range in the OpenAPI document), a GUI control and a settings key; and a value set there arrives in the options
-the engine gets. Out-of-range values are refused alike (exit 2, HTTP 422)."""
+the engine gets. Out-of-range values are refused alike (exit 2, HTTP 422). The live fields (how live renders)
+reach the `live` command and the GUI, and nothing else: photos, videos and the API have no use for them."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from PySide6.QtCore import QSettings
 
 from app.api.forms import options_dependency
 from app.cli import build_parser, main
-from app.core.options import RESTORE_FORM, SWAP_FORM, Form, FormField, SwapOptions
+from app.core.options import LIVE_FORM, LIVE_GROUP, RESTORE_FORM, SWAP_FORM, Form, FormField, SwapOptions
 from app.errors import OptionError
 from tests.api.conftest import make_client, png
 from tests.standins import photos
@@ -60,10 +61,15 @@ def needs_switch(form: Form, f: FormField) -> dict[str, Any]:
     return {"restore": True} if f.path[0] == "restore" and "restore" in form and not f.is_switch else {}
 
 
-FORMS = [("swap", SWAP_FORM), ("restore", RESTORE_FORM)]
+FORMS = [("swap", SWAP_FORM), ("restore", RESTORE_FORM), ("live", LIVE_FORM)]
 ALL_FIELDS = [(name, form, f) for name, form in FORMS for f in form]
 IDS = [f"{name}:{f.key}" for name, _, f in ALL_FIELDS]
 NUMBERS = [(name, form, f) for name, form, f in ALL_FIELDS if f.kind in ("int", "float")]
+API_FIELDS = [(name, form, f) for name, form, f in ALL_FIELDS if name != "live"]  # the API has no live form
+API_NUMBERS = [(name, form, f) for name, form, f in API_FIELDS if f.kind in ("int", "float")]
+LIVE_ONLY = [f for f in LIVE_FORM if f.spec.group == LIVE_GROUP]
+POSITIONAL = {"swap": ["src.png", "dst.png", "-o", "out.png"], "restore": ["in.png", "-o", "out.png"],
+              "live": ["--source", "src.png"]}
 
 
 def cli_args(command: str, f: FormField, value: Any) -> list[str]:
@@ -73,8 +79,7 @@ def cli_args(command: str, f: FormField, value: Any) -> list[str]:
 
 
 def parse(command: str, extra: list[str]) -> argparse.Namespace:
-    positional = {"swap": ["src.png", "dst.png", "-o", "out.png"], "restore": ["in.png", "-o", "out.png"]}[command]
-    return build_parser().parse_args([command, *positional, *extra])
+    return build_parser().parse_args([command, *POSITIONAL[command], *extra])
 
 
 @pytest.mark.parametrize(("command", "form", "f"), ALL_FIELDS, ids=IDS)
@@ -92,8 +97,7 @@ def test_cli_flag(command: str, form: Form, f: FormField) -> None:
 @pytest.mark.parametrize(("command", "form", "f"), NUMBERS, ids=[f"{c}:{f.key}" for c, _, f in NUMBERS])
 def test_cli_refuses_out_of_range(command: str, form: Form, f: FormField, capsys: pytest.CaptureFixture[str]
                                   ) -> None:
-    positional = {"swap": ["src.png", "dst.png", "-o", "out.png"], "restore": ["in.png", "-o", "out.png"]}[command]
-    code = main([command, *positional, f.cli_flag, str(out_of_range(f))])
+    code = main([command, *POSITIONAL[command], f.cli_flag, str(out_of_range(f))])
     assert code == 2
     assert (f.spec.noun or f.key.replace("_", " ")) in capsys.readouterr().err
 
@@ -105,7 +109,7 @@ def openapi_fields(api: Any, path: str) -> dict[str, dict[str, Any]]:
     return props
 
 
-@pytest.mark.parametrize(("name", "form", "f"), ALL_FIELDS, ids=IDS)
+@pytest.mark.parametrize(("name", "form", "f"), API_FIELDS, ids=[f"{n}:{f.key}" for n, _, f in API_FIELDS])
 def test_api_form_field(api: Any, name: str, form: Form, f: FormField) -> None:
     paths = ["/api/face-swap", "/api/face-swap-video-frame"] if name == "swap" else ["/api/face-restore"]
     for path in paths:
@@ -119,7 +123,7 @@ def test_api_form_field(api: Any, name: str, form: Form, f: FormField) -> None:
     assert at_path(options_dependency(form)(**values), f) == value
 
 
-@pytest.mark.parametrize(("name", "form", "f"), NUMBERS, ids=[f"{c}:{f.key}" for c, _, f in NUMBERS])
+@pytest.mark.parametrize(("name", "form", "f"), API_NUMBERS, ids=[f"{c}:{f.key}" for c, _, f in API_NUMBERS])
 def test_api_refuses_out_of_range(api: Any, name: str, form: Form, f: FormField) -> None:
     t1 = png(photos.t1().image)
     if name == "swap":
@@ -133,7 +137,7 @@ def test_api_refuses_out_of_range(api: Any, name: str, form: Form, f: FormField)
     assert f.api_name in response.json()["detail"]
 
 
-@pytest.mark.parametrize("f", list(SWAP_FORM), ids=[f.key for f in SWAP_FORM])
+@pytest.mark.parametrize("f", list(LIVE_FORM), ids=[f.key for f in LIVE_FORM])
 def test_gui_control_and_settings_key(qtbot: Any, tmp_path: Path, f: FormField) -> None:
     from app.gui.controls import ControlsPanel
     from app.gui.settings import SettingsStore
@@ -145,7 +149,7 @@ def test_gui_control_and_settings_key(qtbot: Any, tmp_path: Path, f: FormField) 
     seen: list[SwapOptions] = []
     panel.options_changed.connect(seen.append)
     value = other_value(f)
-    values = controls.values() | needs_switch(SWAP_FORM, f) | {f.key: value}
+    values = controls.values() | needs_switch(LIVE_FORM, f) | {f.key: value}
     panel.show_options(values)
     assert at_path(panel.options(), f) == value and at_path(seen[-1], f) == value
 
@@ -176,5 +180,19 @@ def test_forms_cover_every_declared_field() -> None:
                         "det_size", "det_threshold"}
     assert {f.key for f in RESTORE_FORM} == {"faces", "det_size", "det_threshold", "strength", "denoise",
                                             "sharpen", "enhance_details"}
+    assert {f.key for f in LIVE_FORM} == declared | {"render", "until_swapped"}
     with pytest.raises(OptionError, match="detection size must be a multiple of 32"):
         SwapOptions(det_size=650)
+
+
+@pytest.mark.parametrize("f", LIVE_ONLY, ids=[f.key for f in LIVE_ONLY])
+def test_live_fields_reach_live_and_the_gui_only(api: Any, f: FormField) -> None:
+    """`render` and `until_swapped` mean nothing to a photo, a video or the API: their forms leave them out, and
+    the `live` command takes them (the GUI's control is tested above with every live field)."""
+    assert f.key not in SWAP_FORM and f.key not in RESTORE_FORM
+    for path in ("/api/face-swap", "/api/face-swap-video-frame"):
+        assert f.api_name not in openapi_fields(api, path)
+    for command in ("swap", "restore"):
+        with pytest.raises(SystemExit):
+            parse(command, [f.cli_flag, str(other_value(f))])
+    assert at_path(LIVE_FORM.build(vars(parse("live", [f.cli_flag, str(other_value(f))]))), f) == other_value(f)

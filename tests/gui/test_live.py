@@ -36,7 +36,7 @@ def test_live_preview_stats_settings_and_stop(make_window: Any, live_models_dir:
     assert (image.width, image.height) == (rect.width(), rect.height())
     assert abs(rect.width() / rect.height() - 640 / 360) < 0.01
     qtbot.waitUntil(lambda: w.stats.last is not None and w.stats.last.output_fps > 0, timeout=10000)
-    assert w.stats.value("output").endswith("fps") and w.stats.value("camera") != "\u2014"
+    assert "fps" in w.stats.value("output") and w.stats.value("camera") != "\u2014"
     assert "ms" in w.stats.value("latency")
 
     w.controls.blend.set_value(30)  # while running
@@ -66,3 +66,23 @@ def test_a_camera_that_cannot_open_is_a_message(make_window: Any, live_models_di
     w.start_live()
     qtbot.waitUntil(lambda: w.live.state == "idle" and w.banner.isVisible(), timeout=10000)
     assert w.banner.level == "error" and "not found" in w.banner.text
+
+
+def test_fluid_render_chosen_in_the_window_reaches_the_session_and_the_statistics(
+        make_window: Any, live_models_dir: Path, camera_video: Path, live_source_photo: Path, qtbot: Any) -> None:
+    """The Rendering group's control sets the session's render; the statistics say it, how often the face is
+    updated and how old the shown one is."""
+    w = make_window(live_models_dir)
+    render = w.controls.option_controls.combo_box("render")
+    render.setCurrentIndex(render.findData("fluid"))
+    blur = w.controls.option_controls.combo_box("until_swapped")
+    blur.setCurrentIndex(blur.findData("blur"))
+    start_live(w, camera_video, live_source_photo, qtbot)
+    assert w.live.session is not None and w.live.session.options.render == "fluid"
+    assert w.live.session.options.until_swapped == "blur"
+    qtbot.waitUntil(lambda: w.stats.last is not None and w.stats.last.render == "fluid"
+                    and w.stats.last.face_age_ms is not None, timeout=20000)
+    assert w.stats.value("output").endswith("(fluid)")
+    face = w.stats.value("face")
+    assert face.startswith("updated ") and "times a second" in face and " s old" in face
+    assert w.store.option_values()["render"] == "fluid"  # remembered for the next run

@@ -187,20 +187,21 @@ def models_for_landing(standin_models_dir: Path, root: Path) -> Path:
 
 def landed(out: Frame, original: Frame, truth: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
     """(faces, 2): where the green paste landed near each true face: the centroid of its blend weight, which
-    out = weight * green + (1 - weight) * original gives per pixel (NaN where there is none)."""
-    o, f = out.astype(np.float64), original.astype(np.float64)
-    towards = GREEN - f
-    weight = np.clip(((o - f) * towards).sum(axis=2) / np.maximum((towards ** 2).sum(axis=2), 1.0), 0.0, 1.0)
-    weight[(towards ** 2).sum(axis=2) < 60.0 ** 2] = 0.0  # pixels already near green say nothing
-    weight[:CELL + 2, :BITS * CELL + 2] = 0.0
-    h, w = weight.shape
+    out = weight * green + (1 - weight) * original gives per pixel (NaN where there is none). Worked out in each
+    face's patch only (the frame elsewhere says nothing)."""
+    h, w = out.shape[:2]
     centres = np.full((truth.shape[0], 2), np.nan)
     for k, (cx, cy) in enumerate(truth):
         r = 0.9 * float(np.linalg.norm(BASE_POINTS[k, 1] - BASE_POINTS[k, 0])) * 2.2
         x0, x1, y0, y1 = int(cx - r), int(cx + r), int(cy - r), int(cy + r)
         if x0 < 0 or y0 < 0 or x1 > w or y1 > h:
             continue  # a face partly out of the picture: its changed region is cut, its centroid moved
-        patch = weight[y0:y1, x0:x1]
+        o, f = out[y0:y1, x0:x1].astype(np.float64), original[y0:y1, x0:x1].astype(np.float64)
+        towards = GREEN - f
+        reach = (towards ** 2).sum(axis=2)
+        patch = np.clip(((o - f) * towards).sum(axis=2) / np.maximum(reach, 1.0), 0.0, 1.0)
+        patch[reach < 60.0 ** 2] = 0.0  # pixels already near green say nothing
+        patch[:max(0, CELL + 2 - y0), :max(0, BITS * CELL + 2 - x0)] = 0.0  # the barcode
         total = float(patch.sum())
         if total > 50.0:
             ys, xs = np.mgrid[y0:y1, x0:x1]
