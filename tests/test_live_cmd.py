@@ -39,14 +39,23 @@ def test_live_headless_recording_swaps_faces(live_setup, tmp_path, capsys):
     out = capsys.readouterr().out
     assert code == 0, out
     assert "640x360" in out and "frames out" in out
-    cap = cv2.VideoCapture(str(record))
-    recorded = []
+    recorded = read_all(record)
+    assert len(recorded) >= 10
+    assert swapped_faces(live_setup, recorded) >= len(recorded[len(recorded) // 3:])  # one in every later frame
+
+
+def read_all(path):
+    cap = cv2.VideoCapture(str(path))
+    frames = []
     while True:
         ok, frame = cap.read()
         if not ok:
-            break
-        recorded.append(frame)
-    assert len(recorded) >= 10
+            return frames
+        frames.append(frame)
+
+
+def swapped_faces(live_setup, recorded):
+    """How many faces in the last two thirds of `recorded` look swapped (far from the camera frame's own)."""
     scene = live_setup["scene"]
     swapped = 0
     for frame in recorded[len(recorded) // 3:]:
@@ -62,7 +71,25 @@ def test_live_headless_recording_swaps_faces(live_setup, tmp_path, capsys):
                 continue
             if np.abs(frame[y0:y1, x0:x1].astype(int) - original[y0:y1, x0:x1]).mean() > 35:
                 swapped += 1
-    assert swapped >= len(recorded[len(recorded) // 3:])  # at least one swapped face in every later frame
+    return swapped
+
+
+def test_live_fluid_render_records_every_frame_and_feeds_the_virtual_camera(live_setup, fake_virtual_camera,
+                                                                             tmp_path, capsys):
+    record = tmp_path / "fluid.mp4"
+    code = main(["live", "--source", str(live_setup["source"]), "--camera", str(live_setup["video"]),
+                 "--no-preview", "--record", str(record), "--virtual-camera", "--render", "fluid",
+                 "--until-swapped", "blur", "--models-dir", str(live_setup["models"])])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    done = next(line for line in out.splitlines() if line.startswith("done:"))
+    assert "(fluid)" in done and "face updated" in done
+    recorded = read_all(record)
+    assert len(recorded) >= 0.8 * len(live_setup["frames"])  # every camera frame is rendered (a loaded machine
+    # may still drop a few)
+    assert swapped_faces(live_setup, recorded) >= len(recorded[len(recorded) // 3:])
+    (backend,) = fake_virtual_camera.instances
+    assert len(backend.frames) == len(recorded)
 
 
 def test_live_virtual_camera_receives_rgb_frames(live_setup, fake_virtual_camera, capsys):
