@@ -143,10 +143,16 @@ class BackgroundSwapper(Protocol):
 
 
 class SwapKeeper:
-    """The most recent swap of each tracked person. Used by the worker thread only."""
+    """The most recent swap of each tracked person. Used by the worker thread only.
 
-    def __init__(self) -> None:
+    A person flow lost for a moment keeps their track id when a detection finds them again, so their swap is kept
+    a while after they were last seen (`forget_after_s`, longer than the tracker keeps a lost track); a track id is
+    never used again, so nobody else can get it."""
+
+    def __init__(self, forget_after_s: float = 3.0) -> None:
+        self.forget_after_s = forget_after_s
         self._kept: dict[int, KeptSwap] = {}
+        self._seen: dict[int, float] = {}  # when each kept track was last followed
 
     def __len__(self) -> int:
         return len(self._kept)
@@ -158,6 +164,7 @@ class SwapKeeper:
             old = self._kept.get(k.track_id)
             if old is None or old.seq <= k.seq:
                 self._kept[k.track_id] = k
+                self._seen.setdefault(k.track_id, k.captured_at)
                 n += 1
         return n
 
@@ -167,14 +174,20 @@ class SwapKeeper:
         kept = self._kept.get(track_id) if track_id is not None else None
         return kept if kept is not None and kept.swap.source is source else None
 
-    def forget_except(self, track_ids: Iterable[int | None]) -> None:
-        """Drop the swaps of tracks no longer followed (a track id is never used again)."""
-        alive = set(track_ids)
-        for track_id in [t for t in self._kept if t not in alive]:
-            del self._kept[track_id]
+    def seen(self, track_ids: Iterable[int | None], now: float) -> None:
+        """The tracks followed at `now`; the swaps of tracks unseen for `forget_after_s` are dropped."""
+        for track_id in track_ids:
+            if track_id is not None:
+                self._seen[track_id] = now
+        for track_id in list(self._kept):
+            if now - self._seen.get(track_id, now) > self.forget_after_s:
+                del self._kept[track_id]
+        for track_id in [t for t in self._seen if t not in self._kept]:
+            del self._seen[track_id]
 
     def clear(self) -> None:
         self._kept.clear()
+        self._seen.clear()
 
 
 @dataclass(frozen=True)
@@ -268,7 +281,7 @@ class FluidStage:
             if batch.landmark_ms is not None:
                 self._measure("landmark_ms", batch.landmark_ms)
             notes += batch.notes
-        self.keeper.forget_except(alive)
+        self.keeper.seen(alive, timestamp)
         people = [a for a in chosen if a.track_id is not None and a.source is not None]
         if people and not self.swapper.busy:
             picks = self._pick(people, timestamp)

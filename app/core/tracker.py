@@ -16,8 +16,11 @@ runs beside the caller: update() hands the frame over and goes on tracking by fl
 frames later, for an older frame k; each track keeps the similarity transforms flow found for its recent
 frames, and their composition since k brings the detection to the current frame before it is associated
 and corrects the track. A face no track matches is carried from frame k to now by flow over its box. When
-there is nothing to track with (no visible track yet, or flow lost a face) detection still runs at once, on
-the current frame. Without a background detector every detection is synchronous (video files, tests).
+there is nothing to track with (no visible track yet, or flow lost every face) detection still runs at once, on
+the current frame; when flow loses one face while others are still followed, it is looked for on the background
+detector as soon as that is free (a detection in the worker would hold up every output frame for it: hundreds
+of ms on a CPU, each frame, for a face flow cannot hold, such as one half out of the picture). Without a
+background detector every detection is synchronous (video files, tests).
 """
 
 from __future__ import annotations
@@ -129,6 +132,7 @@ class Tracker:
         self._target: int | None = None
         self._last_sync = -1  # the frame of the last synchronous detection
         self._requested: dict[int, GreyFrame] = {}  # the frames handed to the background detector
+        self._lost = False  # flow lost a face: the background detector looks for it as soon as it is free
         self.frames = 0
         self.detections = 0
         self.last_timings: dict[str, float] = {}
@@ -152,6 +156,7 @@ class Tracker:
         self._prev = None
         self._target = None
         self._force_detect = True
+        self._lost = False
 
     def update(
         self,
@@ -169,8 +174,10 @@ class Tracker:
         flow_failed = self._track_flow(gray)
         t1 = time.perf_counter()
         self._since_detect += 1
-        due = self._since_detect >= self.config.detect_every
-        now = flow_failed or self._force_detect or not any(t.visible for t in self._tracks)
+        visible = any(t.visible for t in self._tracks)
+        self._lost = self._lost or (flow_failed and background is not None and visible)
+        due = self._since_detect >= self.config.detect_every or self._lost
+        now = (flow_failed and background is None) or self._force_detect or not visible
         result = background.poll() if background is not None else None
         submitted = False
         if result is not None and result.error is not None:
@@ -180,6 +187,7 @@ class Tracker:
             self.detections += 1
             self._since_detect = 0
             self._force_detect = False
+            self._lost = False
             self._last_sync = self.frames
         t2 = time.perf_counter()
         if background is not None and not now:
@@ -191,6 +199,7 @@ class Tracker:
                     self._requested.pop(seq).release()
                 self._requested[self.frames] = gray
                 submitted = True
+                self._lost = False
                 self.detections += 1
                 self._since_detect = 0
         self._forget(timestamp)

@@ -140,7 +140,10 @@ def test_keeper_gives_a_swap_only_to_its_track_and_source(engine: Engine, source
     other = SourceFace(source.face, source.latent.copy())
     assert keeper.for_person(7, other) is None  # another identity object: never shown in its place
     assert keeper.store([KeptSwap(swap, 7, seq=4, captured_at=0.1)]) == 0  # older than the one kept
-    keeper.forget_except([8])
+    keeper.seen([7], now=1.0)
+    keeper.seen([8], now=3.9)  # 7 unseen for 2.9 s: a lost face a detection may find again, kept
+    assert keeper.for_person(7, source) is not None
+    keeper.seen([8], now=4.1)  # unseen for longer than the tracker keeps a lost track: gone
     assert keeper.for_person(7, source) is None
 
 

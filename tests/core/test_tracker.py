@@ -186,3 +186,23 @@ def test_with_standin_tracking_detector(standin_tracking: TrackingScene, tmp_pat
     assert np.mean(errs_out) < np.mean(errs_raw)  # the 8-px grid's staircase is smoothed away
     assert np.mean(errs_out) < 3.0
     assert tracker.detection_ratio <= 0.25
+
+
+def test_with_a_background_detector_a_face_flow_loses_is_looked_for_beside_the_worker(scene: Scene) -> None:
+    """One face flow cannot hold (here: painted flat from frame 3 on) while the others are followed: the worker
+    never detects itself (that would hold up every frame for a whole detection); the background detector is
+    asked at once, and again whenever flow loses it again."""
+    det = JitterDetector(scene, sigma=0.5, seed=7)
+    background = DelayedDetector(2)
+    tracker = Tracker(TrackerConfig(detect_every=100))
+    x1, y1, x2, y2 = (int(v) for v in scene.truth(0)[1].min(axis=0).tolist() + scene.truth(0)[1].max(axis=0).tolist())
+    for i in range(12):
+        det.index = i
+        frame = scene.frame(i)
+        if i >= 3:
+            frame[y1 - 30:y2 + 30, x1 - 30:x2 + 30] = 128  # no texture: flow fails on this face
+        tracker.update(frame, i / 30.0, det, "all", background)
+    assert tracker._last_sync == 1  # only the first frame (nothing to track with yet) was detected in the worker
+    assert background.submitted[0] == 4  # asked on the frame flow lost the face, not 100 frames later
+    assert len(background.submitted) >= 3  # and again after each answer, while flow keeps losing it
+    assert len(tracker.track_ids()) >= len(scene.truth(0)) - 1  # the others are followed all along

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,7 +32,7 @@ import av
 import numpy as np
 import numpy.typing as npt
 
-from app.core.options import RenderChoice, SwapOptions
+from app.core.options import FaceChoice, RenderChoice, SwapOptions
 from app.core.tracker import Tracker, TrackerConfig
 from app.core.types import Face, Frame
 from app.live.capture import OpenCVSource
@@ -231,13 +231,15 @@ class Steadiness:
 
 
 def measure(engine: Any, clip: Clip, config: TrackerConfig | None = None, sigma: float = 2.0,
-            timeout_s: float = 120.0, render: RenderChoice = "exact", swap_s_per_face: float = 0.0) -> Steadiness:
+            timeout_s: float = 120.0, render: RenderChoice = "exact", swap_s_per_face: float = 0.0,
+            faces: FaceChoice = "all", wrap: Callable[[Any], Any] | None = None) -> Steadiness:
     """Play `clip` as the camera through a live session, as the `live` command runs one, and measure.
-    `render`: the options' render; `swap_s_per_face`: slow each face's swap to this (SlowSwaps)."""
+    `render`, `faces`: the options'; `swap_s_per_face`: slow each face's swap to this (SlowSwaps); `wrap`: wraps
+    the engine the session gets (benchmarks/bench_fluid.py pays the faithful models' cost there)."""
     jittered = JitteredDetections(SlowSwaps(engine, swap_s_per_face) if swap_s_per_face > 0 else engine, clip, sigma)
     outputs: list[Frame] = []
-    options = SwapOptions(color_correction=False, blend=1.0, mask="box", render=render)
-    session = LiveSession(jittered, OpenCVSource(str(clip.path)), options=options,
+    options = SwapOptions(color_correction=False, blend=1.0, mask="box", render=render, faces=faces)
+    session = LiveSession(jittered if wrap is None else wrap(jittered), OpenCVSource(str(clip.path)), options=options,
                           face_source=engine.prepare_source(photos.astronaut().image), tracker=Tracker(config),
                           sinks=[CallbackSink(outputs.append)], stats_interval_s=0.1)
     snapshots = []
