@@ -151,7 +151,9 @@ class LiveSession:
         return self.info
 
     def stop(self, timeout: float | None = None) -> bool:
-        """Stop every thread and close the sinks (recordings are finalised); True when all joined in time."""
+        """Stop every thread and close the sinks (recordings are finalised); True when all joined in time, but for
+        a swap still in the model on the swapper's thread (a model run cannot be interrupted: on a CPU it takes
+        seconds), which ends by itself and whose answer is dropped."""
         bound = self.join_timeout_s if timeout is None else timeout
         self._stopping.set()
         if self._capture is not None:
@@ -166,7 +168,9 @@ class LiveSession:
         for thread in self.threads():
             if thread.is_alive() or thread.ident is not None:
                 thread.join(max(0.0, deadline - time.perf_counter()))
-                if thread.is_alive():
+                if thread.is_alive() and thread is self._swapper.thread:
+                    log.info("the swap in progress ends by itself; its answer is dropped")
+                elif thread.is_alive():
                     joined = False
                     log.warning("%s did not stop within %.1f s", thread.name, bound)
         if not self._output.is_alive():
