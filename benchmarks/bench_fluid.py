@@ -1,7 +1,7 @@
 """Fluid live (issue 14) with the faithful models on this CPU: a 30 fps video file as the camera, the live session as
 the `live` command runs it, the fluid render against the exact one.
 
-The camera is tests/live/landing.py's clip: insightface's t1.jpg (five faces in view) as a lossless 960x560 video,
+The camera is tests/live/landing.py's clip: insightface's t1.jpg (five faces in view) as a lossless 1280x560 video,
 still, then moving 4 px a frame, each frame's number barcoded into it. The session pays the faithful models' cost
 where they run: the faithful det_10g on every detection (beside the worker, as live schedules it) and the faithful
 fp32 inswapper_128 on every face swapped (on the swapper's thread in fluid, in the worker in exact). Their random
@@ -136,8 +136,8 @@ def main() -> int:
         faithful_source = faithful.source_for(face)
         faithful.swap_crops(astronaut.image, [face], [faithful_source])  # load and warm the models up
         faithful.detect(astronaut.image, SwapOptions())
-        still, moving = (150, 45) if args.quick else (300, 60)
-        clip = make_clip(root / "clip.mkv", still=still, moving=moving)
+        still, moving = (150, 45) if args.quick else (450, 60)
+        clip = make_clip(root / "clip.mkv", still=still, moving=moving, width=1280)
         plan = [("fluid, largest face", "auto", "largest")]
         if not args.quick:
             plan += [("fluid, all five faces", "fluid", "all"), ("exact, largest face", "exact", "largest")]
@@ -147,7 +147,7 @@ def main() -> int:
     doc = {
         "benchmark": "fluid live render vs exact with the faithful fp32 models on this CPU; a 30 fps video file as "
                      "the camera",
-        "setup": f"t1.jpg (five faces in view) as a lossless 960x560 video at 30 fps: {still} frames still, then "
+        "setup": f"t1.jpg (five faces in view) as a lossless 1280x560 video at 30 fps: {still} frames still, then "
                  f"{moving} moving 4 px/frame; live session with the default tracker (detection every 5th frame, "
                  "beside the worker); faithful det_10g paid per detection and faithful inswapper_128 (fp32, "
                  "onnxruntime CPU) per face swapped; answers from stand-ins (true faces + N(0, 2 px), a green "

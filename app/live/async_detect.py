@@ -16,6 +16,7 @@ import time
 from app.core.detection import DetectionResult, Detector
 from app.core.types import Face, Frame
 from app.live.latest import LatestBox, Stamped
+from app.live.priority import lower_this_thread
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +68,7 @@ class AsyncDetector:
     # -- the detector thread ---------------------------------------------------------------------------
 
     def _run(self) -> None:
+        lower_this_thread()  # the camera's threads come first (app/live/priority.py)
         while not self._stopping.is_set():
             item = self._requests.get(timeout=0.1)
             if item is None:

@@ -15,6 +15,7 @@ import time
 
 from app.core.fluid import SwapBatch, SwapJob
 from app.live.latest import LatestBox, Stamped
+from app.live.priority import lower_this_thread
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +70,7 @@ class AsyncSwapper:
     # -- the swapper thread ----------------------------------------------------------------------------
 
     def _run(self) -> None:
+        lower_this_thread()  # the camera's threads come first (app/live/priority.py)
         while not self._stopping.is_set():
             item = self._requests.get(timeout=0.1)
             if item is None:

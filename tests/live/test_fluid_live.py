@@ -6,6 +6,8 @@ faithful models themselves are benchmarks/bench_fluid.py's. Also the swapper thr
 
 from __future__ import annotations
 
+import os
+import sys
 import threading
 import time
 from pathlib import Path
@@ -16,6 +18,7 @@ from app.core.engine import Engine
 from app.core.fluid import SwapBatch
 from app.core.sessions import ModelSet
 from app.live.fluid import AsyncSwapper
+from app.live.priority import BACKGROUND_NICENESS
 from tests.live.landing import Clip, make_clip, measure, models_for_landing
 
 FAITHFUL_SWAP_S = 2.3  # the faithful fp32 inswapper_128, one face, on this CPU (DESIGN.md, "What the models cost")
@@ -113,3 +116,20 @@ def test_a_failing_job_is_handed_to_the_worker() -> None:
         assert swapper.stop(5.0)
     swapper.submit(broken)  # refused once stopped: nothing runs, nothing waits
     assert not swapper.busy
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="a thread's own nice value is Linux's")
+def test_the_model_threads_yield_the_cpu_to_the_cameras() -> None:
+    from app.live.async_detect import AsyncDetector
+
+    swapper, detector = AsyncSwapper("dlc-test-swapper"), AsyncDetector("dlc-test-detector")
+    swapper.start()
+    detector.start()
+    try:
+        time.sleep(0.2)
+        ours = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+        for thread in (swapper.thread, detector.thread):
+            assert thread.native_id is not None
+            assert os.getpriority(os.PRIO_PROCESS, thread.native_id) == min(19, ours + BACKGROUND_NICENESS)
+    finally:
+        assert swapper.stop(5.0) and detector.stop(5.0)
