@@ -18,7 +18,7 @@ import threading
 
 log = logging.getLogger(__name__)
 
-BACKGROUND_NICENESS = 10
+BACKGROUND_NICENESS = 5  # a third of a normal thread's weight: the camera threads win, other programs do not starve it
 
 
 def lower_this_thread(steps: int = BACKGROUND_NICENESS) -> bool:

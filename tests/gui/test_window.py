@@ -102,3 +102,9 @@ def test_statistics_show_every_stage_that_adds_up_to_the_total(make_window: Any,
     w.stats.show_stats(StatsSnapshot(camera_fps=30.0, output_fps=1.4, stage_ms=stages))
     assert w.stats.value("stages").splitlines() == ["track 1 ms", "detect 20 ms", "swap 700 ms", "paste 3 ms",
                                                     "total 724 ms"]
+    assert w.stats.value("face") == "\u2014"  # nothing said of faces before a render is known
+    w.stats.show_stats(StatsSnapshot(camera_fps=30.0, output_fps=29.5, render="fluid", face_fps=0.4,
+                                     face_age_ms=1900.0, swap_ms_per_face=2312.0, faces_waiting=1))
+    assert w.stats.value("output") == "29.5 fps (fluid)"
+    assert w.stats.value("face").splitlines() == ["updated 0.4 times a second", "shown 1.9 s old",
+                                                  "swap 2312 ms a face", "1 waiting for a first swap"]

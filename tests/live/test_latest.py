@@ -77,3 +77,23 @@ def test_slow_output_rate_reads_as_its_real_rate_not_zero() -> None:
     rate = stats._output.rate(11.0)
     assert 0.15 < rate < 0.21
     assert stats._output.rate(200.0) == 0.0  # long silent: no rate at all
+
+
+def test_stats_say_the_render_how_often_the_face_is_updated_and_how_old_it_is() -> None:
+    from app.core.fluid import RenderInfo
+
+    stats = LiveStats()
+    assert stats.snapshot(now=0.0).render == "" and "face" not in stats.snapshot(now=0.0).format()
+    for i in range(61):  # 2 s of fluid output; a new swap every 30 frames
+        t = 100.0 + i / 30
+        stats.record_render(RenderInfo("fluid", shown=1, face_age_s=(i % 30) / 30, updated=1 if i % 30 == 0 else 0,
+                                       swap_ms_per_face=2300.0), t=t)
+    stats.record_render(RenderInfo("fluid", shown=1, pending=1, faded=1, face_age_s=1.2), t=102.01)
+    snap = stats.snapshot(now=102.0)
+    assert snap.render == "fluid" and abs(snap.face_fps - 1.0) < 0.05
+    assert snap.face_age_ms == 1200.0 and snap.faces_waiting == 1 and snap.faces_faded == 1
+    line = snap.format()
+    assert "(fluid) | face updated 1.0 times a second, shown 1.2 s old, 1 waiting for a first swap" in line
+    assert "1 faded (turned)" in line
+    stats.record_render(None, t=102.1)  # nobody to swap in the newest frame: no age to show
+    assert stats.snapshot(now=102.1).face_age_ms is None and stats.snapshot(now=102.1).render == "fluid"
