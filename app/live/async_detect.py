@@ -5,6 +5,11 @@ this thread and carries on. The request box holds one frame: a newer request rep
 newest frame wins). A result carries its frame's sequence number and capture time, so the tracker can bring
 it forward to the frame it is on (app/live/tracker.py). Frames are read, never written, here: callers must not
 change a frame after submitting it (the live worker's frames are fresh per capture and swaps copy them).
+
+The thread keeps to a duty cycle (`duty`, half by default): after a detection of d ms it takes no request for
+another d * (1 / duty - 1) ms. On a GPU (a few ms a detection) that never binds; on a CPU, where a detection takes
+hundreds of ms and the fluid render makes the tracker ask every few of 30 frames a second, it leaves the swap
+model the CPU that detecting back to back would take, while flow keeps the faces between detections.
 """
 
 from __future__ import annotations
@@ -23,7 +28,11 @@ log = logging.getLogger(__name__)
 class AsyncDetector:
     """A detector thread with a one-slot request box and a one-slot result. start(), then stop()."""
 
-    def __init__(self, name: str = "dlc-detector") -> None:
+    def __init__(self, name: str = "dlc-detector", duty: float = 0.5) -> None:
+        if not 0.0 < duty <= 1.0:
+            raise ValueError(f"a duty cycle is in (0, 1], got {duty}")
+        self.duty = duty
+        self._rest_until = 0.0  # no new request is taken before then (perf_counter seconds)
         self._requests: LatestBox[tuple[Frame, Detector]] = LatestBox("worker->detector")
         self._lock = threading.Lock()
         self._result: DetectionResult | None = None
@@ -37,8 +46,9 @@ class AsyncDetector:
 
     @property
     def busy(self) -> bool:
+        """A request is waiting or running, or the thread rests after one (its duty cycle)."""
         with self._lock:
-            return self._outstanding
+            return self._outstanding or time.perf_counter() < self._rest_until
 
     def submit(self, frame: Frame, seq: int, timestamp: float, detect: Detector) -> None:
         """Ask for a detection of `frame`; returns at once. Replaces a request not yet started."""
@@ -87,6 +97,7 @@ class AsyncDetector:
             with self._lock:
                 self._result = DetectionResult(faces, item.seq, item.captured_at, ms, error)
                 self._outstanding = self._requests.peek_waiting() > 0
+                self._rest_until = time.perf_counter() + ms / 1000.0 * (1.0 / self.duty - 1.0)
                 self.detections += 1
                 self.detect_ms += ms
             if error is not None and not isinstance(error, Exception):

@@ -49,7 +49,7 @@ def test_slow_detector_never_holds_up_the_worker(scene: Scene) -> None:
     includes it, though detections keep coming and correcting the tracks."""
     frames = {fingerprint(scene.frame(i)): i for i in range(len(scene.offsets))}
     detect = SlowTruthDetector(scene, frames, cost_s=0.2)
-    background = AsyncDetector("dlc-detector-test")
+    background = AsyncDetector("dlc-detector-test", duty=1.0)  # back to back: as many answers as it can give
     background.start()
     tracker = Tracker(TrackerConfig(detect_every=5))
     update_s, errors = [], []
@@ -117,3 +117,33 @@ def test_detector_thread_hands_back_errors_and_stops_promptly() -> None:
     assert background.stop(5.0) and time.perf_counter() - t0 < 5.0
     background.submit(np.zeros((8, 8, 3), np.uint8), 8, 1.0, broken)  # ignored once stopped
     assert not background.busy and background.poll() is None
+
+
+def test_the_detector_keeps_to_its_duty_cycle() -> None:
+    """Asked again as soon as it is free, a detector with duty 0.5 and 80 ms detections starts one at most every
+    160 ms: on a CPU the swap model gets the rest."""
+    background = AsyncDetector("dlc-detector-test", duty=0.5)
+    background.start()
+    starts: list[float] = []
+
+    def slow(frame: Frame) -> list[Face]:
+        starts.append(time.perf_counter())
+        time.sleep(0.08)
+        return []
+
+    frame = np.zeros((8, 8, 3), np.uint8)
+    try:
+        deadline = time.perf_counter() + 1.5
+        seq = 0
+        while time.perf_counter() < deadline:
+            background.poll()
+            if not background.busy:
+                seq += 1
+                background.submit(frame, seq, 0.0, slow)
+            time.sleep(0.005)
+    finally:
+        assert background.stop(2.0)
+    gaps = np.diff(starts)
+    assert len(starts) >= 4 and gaps.min() >= 0.155, gaps  # 80 ms working, then at least 80 ms resting
+    with pytest.raises(ValueError):
+        AsyncDetector(duty=0.0)
