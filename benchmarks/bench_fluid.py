@@ -93,6 +93,8 @@ def run(name: str, engine: Any, faithful: Any, faithful_source: Any, clip: Any, 
         "render_asked": render,
         "faces": faces,
         **{k: (round(v, 3) if isinstance(v, float) else v) for k, v in asdict(result).items()},
+        **({"moving_error_px": None, "lag_frames": None, "landing_wander_px": None, "ratio": None}
+           if result.moving_frames < 5 else {}),  # too few frames out to say where faces land
         "faithful_swap_ms_per_face": round(float(np.median(cost.swap_ms)), 1) if cost.swap_ms else None,
         "faithful_swaps": len(cost.swap_ms),
         "faithful_detect_ms": round(float(np.median(cost.detect_ms)), 1) if cost.detect_ms else None,
