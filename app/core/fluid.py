@@ -37,50 +37,15 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any, Literal, Protocol
 
-import numpy as np
-
 from app.core.engine import Note, SwappedFace
 from app.core.face_map import Assignment
-from app.core.fluid_look import blur_faces
+from app.core.fluid_look import FadeConfig, blur_faces, follow_weight, shape_change
 from app.core.landmarks import Landmarks, follow_landmarks
 from app.core.options import RestoreOptions, SwapOptions
-from app.core.similarity import similarity_fit
 from app.core.swap import align_crop
-from app.core.types import Face, Frame, Points
+from app.core.types import Face, Frame
 
 RenderMode = Literal["exact", "fluid"]
-
-
-@dataclass(frozen=True)
-class FadeConfig:
-    """How a kept swap fades as the face turns away from the pose it was swapped in. The shape change of a
-    frontal face's five points grows by about 0.0035 per degree of yaw; a detector's 2 px jitter on a 60 px eye
-    distance reads about 0.035, of which the tracker passes on a fraction."""
-
-    full: float = 0.06  # up to this change the kept swap is shown whole (about 17 degrees of yaw)...
-    gone: float = 0.11  # ...and from this one not at all (about 30 degrees)
-
-
-def shape_change(then: Points, now: Points) -> float:
-    """How much the five points' shape changed beyond what a similarity (move, turn in the picture, scale) can
-    express: the RMS residual of the best similarity from `then` to `now`, over the larger eye distance."""
-    a, b = np.asarray(then, np.float64), np.asarray(now, np.float64)
-    try:
-        matrix = similarity_fit(a, b)
-    except ValueError:
-        return math.inf
-    residual = a @ matrix[:, :2].T + matrix[:, 2] - b
-    eyes = max(float(np.linalg.norm(a[1] - a[0])), float(np.linalg.norm(b[1] - b[0])), 1e-6)
-    return float(np.sqrt((residual ** 2).sum(axis=1).mean())) / eyes
-
-
-def follow_weight(change: float, fade: FadeConfig) -> float:
-    """How much of a kept swap to show after a shape change: 1 up to `fade.full`, 0 from `fade.gone`."""
-    if change <= fade.full:
-        return 1.0
-    if change >= fade.gone:
-        return 0.0
-    return (fade.gone - change) / (fade.gone - fade.full)
 
 
 class FluidEngine(Protocol):

@@ -15,16 +15,8 @@ import pytest
 
 from app.core.engine import Engine, SourceFace
 from app.core.face_map import Assignment, FaceMap
-from app.core.fluid import (
-    FadeConfig,
-    FluidStage,
-    KeptSwap,
-    SwapBatch,
-    SwapJob,
-    SwapKeeper,
-    follow_weight,
-    shape_change,
-)
+from app.core.fluid import FluidStage, KeptSwap, SwapBatch, SwapJob, SwapKeeper
+from app.core.fluid_look import FadeConfig, follow_weight, shape_change
 from app.core.landmarks import follow_landmarks
 from app.core.options import RestoreOptions, SwapOptions
 from app.core.processor import FrameProcessor
