@@ -20,7 +20,8 @@ log = logging.getLogger(__name__)
 class ApiState:
     def __init__(self, settings: ApiSettings) -> None:
         self.settings = settings
-        self.models = ModelSet(settings.models_dir, list(settings.providers) if settings.providers else None)
+        self.models = ModelSet(settings.models_dir, list(settings.providers) if settings.providers else None,
+                               settings.engine)
         # One size for both caches: by upload bytes here (a repeated upload skips even decoding), by decoded
         # pixels in the engine (the same photo sent re-encoded). With the cache off, every request re-analyses.
         self.engine = Engine(self.models, source_cache_size=settings.source_cache_size)

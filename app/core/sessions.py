@@ -17,8 +17,10 @@ from typing import Any, TypeVar
 
 import onnxruntime as ort
 
+from app.core.backends import resolve
+from app.core.options import EngineOptions
 from app.core.providers import choose_providers
-from app.errors import ModelError
+from app.errors import ModelError, OptionError
 from app.models import manifest
 
 log = logging.getLogger(__name__)
@@ -53,11 +55,18 @@ def missing_files_message(paths: Iterable[Path]) -> str:
 
 
 class ModelSet:
-    """Lazily loaded, thread-safe model sessions over one models folder."""
+    """Lazily loaded, thread-safe model sessions over one models folder, on the backend the engine options
+    resolve to here (app/core/backends.py)."""
 
-    def __init__(self, models_dir: Path, providers: Sequence[str] | None = None) -> None:
+    def __init__(self, models_dir: Path, providers: Sequence[str] | None = None,
+                 options: EngineOptions | None = None) -> None:
         self.models_dir = Path(models_dir)
+        self.options = options or EngineOptions()
+        self.runtime = resolve(self.options)
         self.providers = choose_providers(providers)
+        if self.options.precision == "int8" and self.providers[0] != "CPUExecutionProvider":
+            raise OptionError("--precision int8 is for the CPU; with a GPU provider use fp16 or auto (or "
+                              "--providers cpu)")
         self._lock = threading.Lock()  # guards the two dicts below, never held while a model loads
         self._loaded: dict[str, Any] = {}
         self._load_locks: dict[str, threading.Lock] = {}
@@ -92,8 +101,8 @@ class ModelSet:
     # --- the models -------------------------------------------------------------------------------
     @property
     def detector(self) -> Any:
-        """insightface SCRFD over buffalo_l/det_10g.onnx."""
-        return self._get("detector", lambda: self._load_insightface(manifest.DETECTOR, "SCRFD"))
+        """SCRFD over buffalo_l/det_10g.onnx: torch's, or insightface's on onnxruntime (same detect())."""
+        return self._get("detector", self._load_detector)
 
     @property
     def recognizer(self) -> Any:
@@ -102,8 +111,9 @@ class ModelSet:
 
     @property
     def swapper(self) -> Any:
-        """insightface INSwapper over inswapper_128.onnx (we use its session and emap, not its paste-back)."""
-        return self._get("swapper", lambda: self._load_insightface(manifest.INSWAPPER, "INSwapper"))
+        """inswapper_128: torch's (swap_crop, swap on device tensors), or insightface's INSwapper on onnxruntime
+        (its session and emap; not its paste-back), over the fp32, fp16 or int8 file as the precision says."""
+        return self._get("swapper", self._load_swapper)
 
     @property
     def landmarker(self) -> Any:
@@ -111,17 +121,18 @@ class ModelSet:
         return self._get("landmarker", self._load_landmarker)
 
     @property
-    def restorer(self) -> ort.InferenceSession:
-        """GFPGAN v1.4 as an onnxruntime session (the ONNX file, or the cached conversion of the .pth)."""
+    def restorer(self) -> Any:
+        """GFPGAN v1.4: torch's from the .pth (restore_crop, restore on device tensors), or an onnxruntime
+        session (the ONNX file, or the cached conversion of the .pth)."""
         return self._get("restorer", self._load_restorer)
 
+    def on_device(self, role: str) -> bool:
+        """Whether the loaded model of `role` runs on the torch backend (tensors on its device)."""
+        return _runs_on_torch(self._loaded.get(role))
+
     def loaded_providers(self) -> dict[str, list[str]]:
-        """Which providers each loaded model really runs on."""
-        out = {}
-        for key, model in list(self._loaded.items()):
-            session = getattr(model, "session", model)
-            out[key] = list(session.get_providers())
-        return out
+        """What each loaded model really runs on: onnxruntime's providers, or torch and its device."""
+        return {key: _runs_on(model) for key, model in list(self._loaded.items())}
 
     # --- loading ----------------------------------------------------------------------------------
     def is_loaded(self, key: str) -> bool:
@@ -140,14 +151,13 @@ class ModelSet:
             loaded: Any = self._loaded.get(key)
             if loaded is None:
                 loaded = load()
-                session = getattr(loaded, "session", loaded)
-                log.info("%s runs on %s", key, ", ".join(session.get_providers()))
+                log.info("%s runs on %s", key, ", ".join(_runs_on(loaded)))
                 with self._lock:
                     self._loaded[key] = loaded
         return loaded  # type: ignore[no-any-return]
 
-    def _load_insightface(self, entry: manifest.ModelFile, expected_class: str) -> Any:
-        path = self.path(entry)
+    def _load_insightface(self, entry: manifest.ModelFile, expected_class: str, path: Path | None = None) -> Any:
+        path = path or self.path(entry)
         if not path.is_file():
             raise ModelError(missing_files_message([path]), fetch=(entry.key,))
         from insightface import model_zoo
@@ -175,8 +185,54 @@ class ModelSet:
         check_landmarker(model)
         return model
 
-    def _load_restorer(self) -> ort.InferenceSession:
+    # --- the torch backend, where it is chosen (a model it cannot run goes to onnxruntime, said in the log) -----
+    def _torch(self, kind: str, path: Path) -> Any | None:
+        if not self.runtime.on_torch:
+            return None
+        from app.core import torch_backend
+
+        loaders: dict[str, Callable[..., Any]] = {"detector": torch_backend.load_detector,
+                                                  "swapper": torch_backend.load_swapper,
+                                                  "restorer": torch_backend.load_restorer}
+        loader = loaders[kind]
+        try:
+            return loader(path, precision=self.options.precision)
+        except (torch_backend.ConversionError, torch_backend.TorchUnavailable):
+            return None  # logged by the loader: this model runs on onnxruntime
+
+    def _load_detector(self) -> Any:
+        path = self.path(manifest.DETECTOR)
+        if path.is_file() and (model := self._torch("detector", path)) is not None:
+            return model
+        return self._load_insightface(manifest.DETECTOR, "SCRFD")
+
+    def _load_swapper(self) -> Any:
+        path = self.path(manifest.INSWAPPER)
+        if path.is_file() and (model := self._torch("swapper", path)) is not None:
+            return model
+        precision = self.options.precision
+        if precision == "int8":
+            from app.core.int8 import int8_swapper
+
+            return self._load_insightface(manifest.INSWAPPER, "INSwapper", int8_swapper(self.models_dir))
+        fp32 = self._load_insightface(manifest.INSWAPPER, "INSwapper")
+        if precision != "fp16":
+            return fp32
+        fp16_path = self.path(manifest.INSWAPPER_FP16)
+        if not fp16_path.is_file():
+            log.warning("--precision fp16 on onnxruntime needs %s (`models download %s`); the swap runs in fp32",
+                        manifest.INSWAPPER_FP16.relpath, manifest.INSWAPPER_FP16.key)
+            return fp32
+        from app.core.fp16_guard import checked_fp16
+
+        return checked_fp16(self._load_insightface(manifest.INSWAPPER_FP16, "INSwapper"), fp32)
+
+    def _load_restorer(self) -> Any:
         from app.models.gfpgan_convert import ensure_restorer_onnx
+
+        pth = self.path(manifest.RESTORER_PTH)
+        if pth.is_file() and (model := self._torch("restorer", pth)) is not None:  # torch runs the .pth natively
+            return model
 
         path = ensure_restorer_onnx(self.models_dir)
         try:
@@ -194,3 +250,15 @@ class ModelSet:
                 "remove it, or replace it", fetch=(manifest.RESTORER_PTH.key,)
             )
         return session
+
+
+def _runs_on_torch(model: Any) -> bool:
+    return model is not None and type(model).__module__.startswith("app.core.torch_backend")
+
+
+def _runs_on(model: Any) -> list[str]:
+    if _runs_on_torch(model):
+        info = getattr(model, "info", model)  # the detector carries its device and precision itself
+        return [f"torch {info.device} {info.precision}"]
+    session = getattr(model, "session", model)
+    return list(session.get_providers())

@@ -54,10 +54,18 @@ def align_crop(frame: Frame, points: Points, size: int) -> tuple[Frame, Matrix]:
 
 
 def swap_crop(swapper: Any, crop: Frame, latent: Latent) -> Frame:
-    """Run the swap model on an aligned BGR crop; returns the swapped BGR crop of the same size."""
+    """Run the swap model on an aligned BGR crop; returns the swapped BGR crop of the same size. `swapper` is
+    insightface's INSwapper on onnxruntime (over an fp32, fp16 or int8 file), or the torch backend's, which
+    brings its own swap_crop."""
+    own = getattr(swapper, "swap_crop", None)
+    if own is not None:
+        return np.asarray(own(crop, latent), dtype=np.uint8)
     size = int(swapper.input_size[0])
     blob = cv2.dnn.blobFromImage(crop, 1.0 / 255.0, (size, size), (0.0, 0.0, 0.0), swapRB=True)
-    pred = swapper.session.run(swapper.output_names, {swapper.input_names[0]: blob, swapper.input_names[1]: latent})[0]
-    rgb = pred[0].transpose(1, 2, 0)
+    inputs = swapper.session.get_inputs()
+    half = [np.float16 if "float16" in i.type else np.float32 for i in inputs[:2]]  # an fp16 export's inputs
+    pred = swapper.session.run(swapper.output_names, {swapper.input_names[0]: blob.astype(half[0]),
+                                                      swapper.input_names[1]: latent.astype(half[1])})[0]
+    rgb = pred[0].astype(np.float32).transpose(1, 2, 0)
     bgr = np.clip(255.0 * rgb, 0, 255).astype(np.uint8)[:, :, ::-1]
     return np.ascontiguousarray(bgr)

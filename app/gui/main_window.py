@@ -13,7 +13,7 @@ from PySide6.QtCore import QSettings, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import QFileDialog, QMainWindow, QTabWidget, QVBoxLayout, QWidget
 
-from app.core.options import SwapOptions
+from app.core.options import ENGINE_FORM, EngineOptions, SwapOptions
 from app.errors import DLCError
 from app.gui.banner import Banner
 from app.gui.face_map_controller import FaceMapController
@@ -50,7 +50,7 @@ class MainWindow(QMainWindow):
         self.model_files = list(model_files)
         self.store = SettingsStore(settings)
         self.tasks = TaskRunner(self._report_exception)
-        self.engines = EngineHolder(self.models_dir, providers)
+        self.engines = EngineHolder(self.models_dir, providers, self.store.engine_options())
         self.models_dialog: ModelsDialog | None = None
         self._closing = False
 
@@ -118,6 +118,7 @@ class MainWindow(QMainWindow):
     def _wire(self) -> None:
         c, live = self.controls, self.live
         c.options_changed.connect(self._options_changed)
+        c.engine_options_changed.connect(self._engine_options_changed)
         c.camera_changed.connect(self._camera_changed)
         c.mirror_changed.connect(self._mirror_changed)
         c.video_file_requested.connect(self._ask_video_file)
@@ -157,6 +158,7 @@ class MainWindow(QMainWindow):
         self.controls.set_cameras([], camera.spec)
         # Restore saved as on: the restorer is loaded (and checked) first, as when the user ticks it.
         self.controls.show_options(self.store.option_values())
+        self.controls.engine_controls.set_values(self.store.option_values(ENGINE_FORM))
         self.live.set_options(self.restore_gate.usable(self.controls.options()))
         self.live.record_path = self.store.text("record/path")
         self.controls.set_record_path(self.live.record_path)
@@ -204,6 +206,15 @@ class MainWindow(QMainWindow):
             self.restore_gate.prepare()
         self.controls.set_restore_preparing(options.restore is not None and self.restore_gate.preparing)
         self.live.set_options(self.restore_gate.usable(options))  # restoration only once its model is loaded
+
+    def _engine_options_changed(self, options: EngineOptions) -> None:
+        """A new backend or precision: the models load again with it; a running live session keeps its engine."""
+        if options == self.engines.options:
+            return
+        self.store.save_option_values(self.controls.engine_controls.values(), ENGINE_FORM)
+        self.engines.use(options)
+        if self.live.live:
+            self.show_message("The new backend and precision apply when live starts again.", "info")
 
     def _restorer_ready(self) -> None:
         self.controls.set_restore_preparing(False)
