@@ -312,7 +312,8 @@ class MainWindow(QMainWindow):
 
     def open_models_dialog(self, first_start: bool = False) -> ModelsDialog:
         if self.models_dialog is None:
-            self.models_dialog = ModelsDialog(self.models_dir, self.tasks, self.model_files, first_start, parent=self)
+            self.models_dialog = ModelsDialog(self.models_dir, self.tasks, self.model_files, first_start, parent=self,
+                                              source_photos=self._source_photo_paths)
             self.models_dialog.models_changed.connect(self._models_changed)
         else:
             self.models_dialog.refresh(full=False)
@@ -326,6 +327,10 @@ class MainWindow(QMainWindow):
             self.open_models_dialog(first_start=True)
             names = ", ".join(s.file.relpath + (" (damaged)" if s.status is Status.CORRUPT else "") for s in bad)
             self.show_message(f"Model files are missing: {names}. Download them in the Models dialog.", "warning")
+
+    def _source_photo_paths(self) -> list[Path]:
+        """The source photos in use (those not left out): the int8 build calibrates on them too."""
+        return [Path(p) for p in self.source.paths if p not in self.source.left_out]
 
     def _models_changed(self) -> None:
         if not self.live.live:
