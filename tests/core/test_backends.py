@@ -167,3 +167,17 @@ def test_int8_asked_for_before_it_is_built_is_a_model_error(standin_models_dir: 
     with pytest.raises(Int8NotReady) as err:
         _ = ModelSet(standin_models_dir, CPU, EngineOptions(precision="int8")).swapper
     assert err.value.fix == "build" and err.value.exit_code == 3
+
+
+def test_int8_once_built_and_enabled_is_the_swapper(int8_models_dir: Path) -> None:
+    """`--precision int8` on the CPU: the int8 copy `models optimize` built and checked is the one that swaps."""
+    from app.core.int8 import build_int8_swapper
+
+    report = build_int8_swapper(int8_models_dir)
+    assert report.enabled, report.summary()
+    models = ModelSet(int8_models_dir, CPU, EngineOptions(precision="int8"))
+    assert Path(models.swapper.model_file).name == report.model
+    engine = Engine(models)
+    result = FrameProcessor(engine).process(photos.t1().image, engine.prepare_source(photos.astronaut().image),
+                                            SwapOptions())
+    assert len(result.faces) == 6
