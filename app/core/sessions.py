@@ -6,8 +6,6 @@ once for the whole set. Front ends create one `ModelSet` and pass it in; nothing
 
 from __future__ import annotations
 
-import contextlib
-import io
 import logging
 import threading
 from collections.abc import Callable, Iterable, Sequence
@@ -15,17 +13,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-import onnxruntime as ort
-
 from app.core.backends import resolve
 from app.core.options import EngineOptions
 from app.core.providers import choose_providers
-from app.errors import ModelError, OptionError
+from app.errors import DLCError, ModelError, OptionError
 from app.models import manifest
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-
 
 
 @dataclass(frozen=True)
@@ -56,7 +51,9 @@ def missing_files_message(paths: Iterable[Path]) -> str:
 
 class ModelSet:
     """Lazily loaded, thread-safe model sessions over one models folder, on the backend the engine options
-    resolve to here (app/core/backends.py)."""
+    resolve to here (app/core/backends.py). On onnxruntime the models are our own classes
+    (app/core/ort_models.py), with sessions set up for the providers by app/core/ort_session.py. Creating a
+    ModelSet raises OnnxRuntimeMissing (a ModelError) when onnxruntime is not installed."""
 
     def __init__(self, models_dir: Path, providers: Sequence[str] | None = None,
                  options: EngineOptions | None = None) -> None:
@@ -72,12 +69,11 @@ class ModelSet:
         self._load_locks: dict[str, threading.Lock] = {}
 
     @staticmethod
-    def session_options() -> ort.SessionOptions:
-        """Per-session options: onnxruntime warns about every unused initializer (inswapper's emap is one, by
-        design), so these sessions log errors only."""
-        options = ort.SessionOptions()
-        options.log_severity_level = 3
-        return options
+    def session_options() -> Any:
+        """Per-session options (errors only in onnxruntime's log: it warns about inswapper's unused emap)."""
+        from app.core.ort_session import session_options
+
+        return session_options()
 
     def path(self, entry: manifest.ModelFile) -> Path:
         return self.models_dir / entry.relpath
@@ -101,23 +97,23 @@ class ModelSet:
     # --- the models -------------------------------------------------------------------------------
     @property
     def detector(self) -> Any:
-        """SCRFD over buffalo_l/det_10g.onnx: torch's, or insightface's on onnxruntime (same detect())."""
+        """SCRFD over buffalo_l/det_10g.onnx: torch's, or ours on onnxruntime (same detect())."""
         return self._get("detector", self._load_detector)
 
     @property
     def recognizer(self) -> Any:
-        """insightface ArcFaceONNX over buffalo_l/w600k_r50.onnx."""
-        return self._get("recognizer", lambda: self._load_insightface(manifest.RECOGNIZER, "ArcFaceONNX"))
+        """ArcFace over buffalo_l/w600k_r50.onnx (get_feat, input_size), on onnxruntime."""
+        return self._get("recognizer", lambda: self._load_onnx(manifest.RECOGNIZER, "recognizer"))
 
     @property
     def swapper(self) -> Any:
-        """inswapper_128: torch's (swap_crop, swap on device tensors), or insightface's INSwapper on onnxruntime
-        (its session and emap; not its paste-back), over the fp32, fp16 or int8 file as the precision says."""
+        """inswapper_128: torch's (swap_crop, swap on device tensors), or ours on onnxruntime (swap_crop through
+        IO binding, session, emap), over the fp32, fp16 or int8 file as the precision says."""
         return self._get("swapper", self._load_swapper)
 
     @property
     def landmarker(self) -> Any:
-        """insightface Landmark over buffalo_l/2d106det.onnx (106 points, for masks)."""
+        """The 106-point landmark model over buffalo_l/2d106det.onnx (for masks), on onnxruntime."""
         return self._get("landmarker", self._load_landmarker)
 
     @property
@@ -156,32 +152,30 @@ class ModelSet:
                     self._loaded[key] = loaded
         return loaded  # type: ignore[no-any-return]
 
-    def _load_insightface(self, entry: manifest.ModelFile, expected_class: str, path: Path | None = None) -> Any:
+    def _load_onnx(self, entry: manifest.ModelFile, kind: str, path: Path | None = None) -> Any:
+        from app.core import ort_models
+
         path = path or self.path(entry)
         if not path.is_file():
             raise ModelError(missing_files_message([path]), fetch=(entry.key,))
-        from insightface import model_zoo
-
         try:
-            # insightface prints model shapes to stdout; keep the library quiet.
-            with contextlib.redirect_stdout(io.StringIO()):
-                model = model_zoo.get_model(str(path), providers=self.providers, sess_options=self.session_options())
+            return ort_models.load(path, kind, self.providers, self.options.precision,
+                                   entry=entry if path == self.path(entry) else None)
+        except ort_models.WrongKind as exc:
+            raise ModelError(f"model file {path} is not a {entry.purpose} model (it loads as {exc}); replace it "
+                             "with the right file", fetch=(entry.key,)) from None
+        except DLCError:
+            raise
         except Exception as exc:  # onnx/onnxruntime raise many types for a damaged file
             raise ModelError(
                 f"model file {path} is corrupt or unreadable ({type(exc).__name__}); delete it and download it "
                 "again", fetch=(entry.key,)
             ) from exc
-        if type(model).__name__ != expected_class:
-            raise ModelError(
-                f"model file {path} is not a {entry.purpose} model (it loads as {type(model).__name__}); "
-                "replace it with the right file", fetch=(entry.key,)
-            )
-        return model
 
     def _load_landmarker(self) -> Any:
         from app.core.landmarks import check_landmarker
 
-        model = self._load_insightface(manifest.LANDMARK_2D, "Landmark")
+        model = self._load_onnx(manifest.LANDMARK_2D, "landmarker")
         check_landmarker(model)
         return model
 
@@ -204,7 +198,7 @@ class ModelSet:
         path = self.path(manifest.DETECTOR)
         if path.is_file() and (model := self._torch("detector", path)) is not None:
             return model
-        return self._load_insightface(manifest.DETECTOR, "SCRFD")
+        return self._load_onnx(manifest.DETECTOR, "detector")
 
     def _load_swapper(self) -> Any:
         path = self.path(manifest.INSWAPPER)
@@ -214,8 +208,13 @@ class ModelSet:
         if precision == "int8":
             from app.core.int8 import int8_swapper
 
-            return self._load_insightface(manifest.INSWAPPER, "INSwapper", int8_swapper(self.models_dir))
-        fp32 = self._load_insightface(manifest.INSWAPPER, "INSwapper")
+            return self._load_onnx(manifest.INSWAPPER, "swapper", int8_swapper(self.models_dir))
+        fp32 = self._load_onnx(manifest.INSWAPPER, "swapper")
+        from app.core.fp16_guard import checked_fp16, checked_tensorrt_fp16, tensorrt_fp16
+
+        if tensorrt_fp16(fp32):  # TensorRT builds fp16 kernels from the fp32 file itself (fp16 or auto)
+            return checked_tensorrt_fp16(fp32, self._swapper_on(["CPUExecutionProvider"]),
+                                         lambda: self._swapper_on(self.providers, "fp32"))
         if precision != "fp16":
             return fp32
         fp16_path = self.path(manifest.INSWAPPER_FP16)
@@ -223,9 +222,14 @@ class ModelSet:
             log.warning("--precision fp16 on onnxruntime needs %s (`models download %s`); the swap runs in fp32",
                         manifest.INSWAPPER_FP16.relpath, manifest.INSWAPPER_FP16.key)
             return fp32
-        from app.core.fp16_guard import checked_fp16
+        return checked_fp16(self._load_onnx(manifest.INSWAPPER_FP16, "swapper"), fp32)
 
-        return checked_fp16(self._load_insightface(manifest.INSWAPPER_FP16, "INSwapper"), fp32)
+    def _swapper_on(self, providers: list[str], precision: str | None = None) -> Any:
+        """The fp32 file's swapper on other providers or at another precision (the fp16 guard's reference)."""
+        from app.core import ort_models
+
+        return ort_models.load(self.path(manifest.INSWAPPER), "swapper", providers,
+                               precision or self.options.precision, entry=manifest.INSWAPPER)
 
     def _load_restorer(self) -> Any:
         from app.models.gfpgan_convert import ensure_restorer_onnx
@@ -234,9 +238,14 @@ class ModelSet:
         if pth.is_file() and (model := self._torch("restorer", pth)) is not None:  # torch runs the .pth natively
             return model
 
+        from app.core.ort_session import create_session
+
         path = ensure_restorer_onnx(self.models_dir)
         try:
-            session = ort.InferenceSession(str(path), sess_options=self.session_options(), providers=self.providers)
+            onnx_entry = manifest.RESTORER_ONNX if path == self.path(manifest.RESTORER_ONNX) else None
+            session, _ = create_session(path, self.providers, self.options.precision, entry=onnx_entry)
+        except DLCError:
+            raise
         except Exception as exc:
             raise ModelError(
                 f"model file {path} is corrupt or unreadable ({type(exc).__name__}); delete it and download "
