@@ -85,14 +85,43 @@ def tensorrt_version() -> str | None:
     return None
 
 
+def tensorrt_usable() -> bool:
+    """Whether TensorRT's libraries are here (pip's `tensorrt` wheels, or a system install on the library path).
+    onnxruntime-gpu lists its TensorRT provider either way; without the libraries every session would print
+    an error and fall back, so the automatic choice leaves TensorRT out then."""
+    if tensorrt_version() is not None:
+        return True
+    import ctypes.util
+
+    return ctypes.util.find_library("nvinfer") is not None or ctypes.util.find_library("nvinfer_10") is not None
+
+
 def preload_gpu_libraries(providers: Sequence[str]) -> bool:
     """Load CUDA and cuDNN from NVIDIA's pip wheels (or a compatible torch's) before the first CUDA or
-    TensorRT session, so no system CUDA toolkit is needed (the NVIDIA driver still is). A no-op unless such a
-    provider is in `providers`, and never fatal: without the libraries onnxruntime falls back to the CPU, and
-    the session's providers say so. True when the preload ran (now or earlier in this process)."""
+    TensorRT session, so no system CUDA toolkit is needed (the NVIDIA driver still is); with TensorRT, its pip
+    wheel's libraries too. A no-op unless such a provider is in `providers`, and never fatal: without the
+    libraries onnxruntime falls back to the CPU, and the session's providers say so. True when the CUDA/cuDNN
+    preload ran (now or earlier in this process)."""
     if not any(p in CUDA_PROVIDERS for p in providers):
         return False
+    if "TensorrtExecutionProvider" in providers:
+        _preload_tensorrt_once()
     return _preload_once()
+
+
+@functools.cache
+def _preload_tensorrt_once() -> bool:
+    """pip's TensorRT keeps its libraries in the `tensorrt_libs` package, whose import loads them into the
+    process, where onnxruntime's TensorRT provider then finds them (nothing to add to LD_LIBRARY_PATH)."""
+    import importlib
+
+    try:
+        importlib.import_module("tensorrt_libs")
+    except Exception as exc:  # not from pip (a system TensorRT is found by the loader), or broken
+        log.debug("tensorrt_libs not loaded: %s", exc)
+        return False
+    log.info("TensorRT's libraries loaded from its pip wheel (tensorrt_libs)")
+    return True
 
 
 @functools.cache  # process-wide by nature: shared libraries are loaded into the process once

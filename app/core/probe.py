@@ -50,9 +50,11 @@ def _astronaut() -> np.ndarray | None:
     """scikit-image's astronaut as BGR (one frontal face), or None without scikit-image."""
     try:
         import skimage.data
-    except ImportError:
+
+        rgb = skimage.data.astronaut()  # type: ignore[no-untyped-call]
+    except Exception:  # not installed, or a bundle without its data files
         return None
-    return np.ascontiguousarray(cv2.cvtColor(skimage.data.astronaut(), cv2.COLOR_RGB2BGR))  # type: ignore[no-untyped-call]
+    return np.ascontiguousarray(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
 
 
 def _synthetic(height: int, width: int, seed: int) -> np.ndarray:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
-from app.core.ort_runtime import available_providers
+from app.core.ort_runtime import available_providers, tensorrt_usable
 from app.errors import OptionError
 
 log = logging.getLogger(__name__)
@@ -62,7 +62,8 @@ def conflicting_onnxruntime_builds() -> list[str]:
 
 def choose_providers(requested: Sequence[str] | None = None) -> list[str]:
     """The providers to ask onnxruntime for: the requested ones that exist here (in the given order), else
-    every preferred one that exists; CPU always last so an unsupported operator still runs. OnnxRuntimeMissing
+    every preferred one that exists (TensorRT only with its libraries installed); CPU always last so an
+    unsupported operator still runs. OnnxRuntimeMissing
     (a ModelError) when onnxruntime is not installed."""
     available = available_providers()
     clash = conflicting_onnxruntime_builds()
@@ -80,6 +81,9 @@ def choose_providers(requested: Sequence[str] | None = None) -> list[str]:
                         ", ".join(available))
     else:
         chosen = [p for p in PREFERENCE if p in available]
+        if "TensorrtExecutionProvider" in chosen and not tensorrt_usable():
+            chosen.remove("TensorrtExecutionProvider")
+            log.info("TensorRT's libraries are not installed (pip install tensorrt): CUDA runs the models")
     if "CPUExecutionProvider" not in chosen:
         chosen.append("CPUExecutionProvider")
     return chosen

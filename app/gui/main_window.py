@@ -14,6 +14,7 @@ from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import QFileDialog, QMainWindow, QTabWidget, QVBoxLayout, QWidget
 
 from app.core.options import ENGINE_FORM, EngineOptions, SwapOptions
+from app.core.ort_runtime import onnxruntime_problem
 from app.errors import DLCError
 from app.gui.banner import Banner
 from app.gui.face_map_controller import FaceMapController
@@ -327,6 +328,9 @@ class MainWindow(QMainWindow):
             self.open_models_dialog(first_start=True)
             names = ", ".join(s.file.relpath + (" (damaged)" if s.status is Status.CORRUPT else "") for s in bad)
             self.show_message(f"Model files are missing: {names}. Download them in the Models dialog.", "warning")
+        missing_runtime = onnxruntime_problem()
+        if missing_runtime is not None:  # nothing can run without it: this message is the one left showing
+            self.show_message(missing_runtime, "error")
 
     def _source_photo_paths(self) -> list[Path]:
         """The source photos in use (those not left out): the int8 build calibrates on them too."""
