@@ -130,6 +130,8 @@ def _preload_once() -> bool:
         ort = import_onnxruntime()
     except OnnxRuntimeMissing:
         return False
+    if "CUDAExecutionProvider" not in ort.get_available_providers():
+        return False  # not a CUDA build of onnxruntime: nothing to load
     preload = getattr(ort, "preload_dlls", None)
     if preload is None:
         log.info("onnxruntime %s has no preload_dlls (it came in 1.21): CUDA and cuDNN must be on the library "

@@ -1,9 +1,9 @@
 """Creating one onnxruntime session the way `ort_options.plan_session` says, with the GPU's fallbacks.
 
 - CUDA/cuDNN are preloaded from the pip wheels before the first CUDA or TensorRT session.
-- TensorRT's first engine build for a model file is announced (it takes minutes, once) and timed; the caller
-  runs it off the UI thread (every front end loads models in a worker: the GUI's task threads, the server's
-  start-up, the CLI before its first frame).
+- TensorRT's first engine build for a model file is announced (it takes minutes, once) and timed. It runs
+  where the model is loaded, which is off the UI thread: the GUI loads models in its task threads (a swap, a
+  live start, the restorer's preparation), the server at start-up, the CLI before its first frame.
 - A CUDA graph that cannot be captured (a node onnxruntime keeps on the CPU) is dropped, said once.
 - A session that cannot start on the GPU providers but can on the CPU runs there, said once: a GPU problem
   (memory, a driver, a TensorRT build error) must not read as a damaged model file.
@@ -11,14 +11,13 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from app.core.ort_options import CPU, SessionPlan, plan_session
+from app.core.ort_options import CPU, TENSORRT, SessionPlan, plan_session
 from app.core.ort_runtime import check_providers_taken, import_onnxruntime, preload_gpu_libraries
 from app.models.manifest import ModelFile
 
@@ -75,28 +74,24 @@ def create_session(path: Path, providers: list[str], precision: str, *, entry: M
 
 
 def _open_announced(ort: Any, path: Path, plan: SessionPlan, warm_up: Callable[[Any], None] | None) -> Any:
-    with trt_build_notice(plan, path.name):
-        if plan.trt is not None:
-            plan.trt.engine_dir.mkdir(parents=True, exist_ok=True)
-            plan.trt.timing_dir.mkdir(parents=True, exist_ok=True)
-        session = ort.InferenceSession(str(path), sess_options=session_options(plan), providers=list(plan.providers),
-                                       provider_options=[dict(o) for o in plan.provider_options])
-        if warm_up is not None:
-            warm_up(session)
+    """The session, with TensorRT's first engine build for this model file announced (minutes, once) and timed:
+    it happens while the session is made and, for a model whose input shape is known only at run time, during
+    `warm_up`."""
+    announce = plan.trt is not None and plan.trt.first_build
+    if plan.trt is not None:
+        plan.trt.engine_dir.mkdir(parents=True, exist_ok=True)
+        plan.trt.timing_dir.mkdir(parents=True, exist_ok=True)
+    if announce:
+        assert plan.trt is not None
+        log.warning("TensorRT is building its engine for %s: the first start with this model file and these "
+                    "onnxruntime/TensorRT versions takes a few minutes, once; later starts reuse it from %s",
+                    path.name, plan.trt.engine_dir)
+    started = time.perf_counter()
+    session = ort.InferenceSession(str(path), sess_options=session_options(plan), providers=list(plan.providers),
+                                   provider_options=[dict(o) for o in plan.provider_options])
+    if warm_up is not None:
+        warm_up(session)
+    if announce and TENSORRT in session.get_providers():
+        log.warning("TensorRT's engine for %s is built (%.0f s) and cached", path.name, time.perf_counter() - started)
     check_providers_taken(session, plan.providers, path.name)
     return session
-
-
-@contextlib.contextmanager
-def trt_build_notice(plan: SessionPlan, name: str) -> Iterator[None]:
-    """Announce TensorRT's first engine build for this model (minutes, once) and say when it is done. Around
-    the session's creation and, for a model whose input shape is only known at run time, its first run."""
-    if plan.trt is None or not plan.trt.first_build:
-        yield
-        return
-    log.warning("TensorRT is building its engine for %s: the first start with this model file and these "
-                "onnxruntime/TensorRT versions takes a few minutes, once; later starts reuse it from %s",
-                name, plan.trt.engine_dir)
-    started = time.perf_counter()
-    yield
-    log.warning("TensorRT's engine for %s is built (%.0f s) and cached", name, time.perf_counter() - started)
