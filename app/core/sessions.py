@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 from app.core.backends import resolve
 from app.core.options import EngineOptions
+from app.core.ort_runtime import OnnxRuntimeMissing
 from app.core.providers import choose_providers
 from app.errors import DLCError, ModelError, OptionError
 from app.models import manifest
@@ -52,15 +53,20 @@ def missing_files_message(paths: Iterable[Path]) -> str:
 class ModelSet:
     """Lazily loaded, thread-safe model sessions over one models folder, on the backend the engine options
     resolve to here (app/core/backends.py). On onnxruntime the models are our own classes
-    (app/core/ort_models.py), with sessions set up for the providers by app/core/ort_session.py. Creating a
-    ModelSet raises OnnxRuntimeMissing (a ModelError) when onnxruntime is not installed."""
+    (app/core/ort_models.py), with sessions set up for the providers by app/core/ort_session.py. Without
+    onnxruntime installed, creating a ModelSet still succeeds (a window makes its engine on the UI thread) and
+    every model load raises OnnxRuntimeMissing (a ModelError saying what to install)."""
 
     def __init__(self, models_dir: Path, providers: Sequence[str] | None = None,
                  options: EngineOptions | None = None) -> None:
         self.models_dir = Path(models_dir)
         self.options = options or EngineOptions()
         self.runtime = resolve(self.options)
-        self.providers = choose_providers(providers)
+        self.runtime_missing: OnnxRuntimeMissing | None = None
+        try:
+            self.providers = choose_providers(providers)
+        except OnnxRuntimeMissing as exc:
+            self.providers, self.runtime_missing = list(providers or ["CPUExecutionProvider"]), exc
         if self.options.precision == "int8" and self.providers[0] != "CPUExecutionProvider":
             raise OptionError("--precision int8 is for the CPU; with a GPU provider use fp16 or auto (or "
                               "--providers cpu)")
@@ -141,6 +147,8 @@ class ModelSet:
         model = self._loaded.get(key)
         if model is not None:
             return model  # type: ignore[no-any-return]
+        if self.runtime_missing is not None:
+            raise self.runtime_missing
         with self._lock:
             key_lock = self._load_locks.setdefault(key, threading.Lock())
         with key_lock:

@@ -58,6 +58,29 @@ def test_missing_onnxruntime_is_a_model_error_saying_what_to_install(monkeypatch
         choose_providers()
 
 
+def test_a_model_set_without_onnxruntime_builds_and_each_load_says_so(monkeypatch: pytest.MonkeyPatch,
+                                                                      standin_models_dir: Path) -> None:
+    """A window makes its engine on the UI thread: that must not raise; loading a model (in a task) does."""
+    from app.core.sessions import ModelSet
+
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)
+    models = ModelSet(standin_models_dir)
+    assert models.providers == CPU and models.runtime_missing is not None
+    for role in ("detector", "recognizer", "swapper", "landmarker"):
+        with pytest.raises(OnnxRuntimeMissing, match="is not installed"):
+            models.load(role)
+
+
+def test_the_server_refuses_to_start_without_onnxruntime(monkeypatch: pytest.MonkeyPatch,
+                                                         standin_models_dir: Path) -> None:
+    from app.api.settings import ApiSettings
+    from app.api.state import ApiState
+
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)
+    with pytest.raises(OnnxRuntimeMissing):
+        ApiState(ApiSettings(models_dir=standin_models_dir))
+
+
 def test_a_damaged_onnxruntime_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
     """What uninstalling one of two builds leaves: a package folder without the runtime in it."""
     import types
