@@ -39,8 +39,9 @@ def session_options(plan: SessionPlan | None = None) -> Any:
 def create_session(path: Path, providers: list[str], precision: str, *, entry: ModelFile | None = None,
                    fixed_shape: bool = False, cuda_graph: bool = True, cache_root: Path | None = None,
                    warm_up: Callable[[Any], None] | None = None) -> tuple[Any, SessionPlan]:
-    """An InferenceSession over `path` and the plan it was made with. `warm_up(session)` runs once inside
-    TensorRT's build notice (a model whose input shape is known only at run time builds its engine then).
+    """An InferenceSession over `path` and the plan it was made with. `warm_up(session)` runs once right after,
+    within TensorRT's first-build announcement (a model whose input shape is known only at run time builds its
+    engine then).
     Raises what onnxruntime raises when the file cannot be loaded even on the CPU (the caller words it as a
     ModelError)."""
     ort = import_onnxruntime()
