@@ -181,3 +181,27 @@ def test_int8_once_built_and_enabled_is_the_swapper(int8_models_dir: Path) -> No
     result = FrameProcessor(engine).process(photos.t1().image, engine.prepare_source(photos.astronaut().image),
                                             SwapOptions())
     assert len(result.faces) == 6
+
+
+@pytest.mark.parametrize("overflow", [False, True])
+def test_tensorrt_fp16_is_checked_against_fp32_on_the_cpu(standin_models_dir: Path, tmp_path: Path,
+                                                          caplog: pytest.LogCaptureFixture, overflow: bool) -> None:
+    """TensorRT's fp16 engine of the fp32 file is checked against that file on the CPU (on TensorRT both would be
+    fp16 kernels); a failing one is replaced by what `load_fp32` builds. (No TensorRT here: an fp16 stand-in
+    plays its part.)"""
+    from app.core import ort_models
+    from app.core.fp16_guard import checked_tensorrt_fp16, tensorrt_fp16
+
+    half = ort_models.load(_fp16_standin(tmp_path / "fp16.onnx", overflow), "swapper", CPU, "fp16")
+    reference = ort_models.load(standin_models_dir / "inswapper_128.onnx", "swapper", CPU, "fp32")
+    assert not tensorrt_fp16(half) and not tensorrt_fp16(reference)  # CPU sessions
+    rebuilt: list[str] = []
+
+    def load_fp32() -> object:
+        rebuilt.append("fp32")
+        return reference
+
+    with caplog.at_level(logging.INFO):
+        chosen = checked_tensorrt_fp16(half, reference, load_fp32)
+    assert (chosen is reference) is overflow and rebuilt == (["fp32"] if overflow else [])
+    assert ("TensorRT's fp16 swapper is not used" in caplog.text) is overflow
