@@ -40,7 +40,7 @@ class Runtime:
 
 def resolve(options: EngineOptions) -> Runtime:
     """The backend to use for `options` here. Raises OptionError for a combination that cannot work."""
-    from app.core.torch_backend.device import gpu_available, torch_importable
+    from app.core.torch_backend.device import gpu_available, onnx2torch_importable, torch_importable
 
     if options.backend == "torch":
         if not torch_importable():
@@ -52,7 +52,12 @@ def resolve(options: EngineOptions) -> Runtime:
     elif options.backend == "onnxruntime":
         runtime = Runtime("onnxruntime", options.precision, "asked for")
     elif options.precision != "int8" and gpu_available():
-        runtime = Runtime("torch", options.precision, "a GPU torch can use")
+        if onnx2torch_importable():
+            runtime = Runtime("torch", options.precision, "a GPU torch can use")
+        else:  # torch came for GFPGAN's conversion only ([gpu,convert]): onnxruntime's GPU build runs the models
+            log.info('a GPU torch can use, but onnx2torch is not installed; for the torch backend: pip install '
+                     '"deep-live-cam[torch]"')
+            runtime = Runtime("onnxruntime", options.precision, "the torch backend is not installed (onnx2torch)")
     else:
         runtime = Runtime("onnxruntime", options.precision, "no GPU torch can use" if options.precision != "int8"
                           else "int8 runs on onnxruntime")

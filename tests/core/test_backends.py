@@ -97,6 +97,19 @@ def test_torch_asked_for_without_torch_runs_on_onnxruntime(monkeypatch: pytest.M
     assert runtime.backend == "onnxruntime" and "PyTorch is not installed" in caplog.text
 
 
+def test_auto_with_a_gpu_runs_torch_only_when_the_torch_backend_is_installed(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """`.[gpu,convert]` brings torch (for GFPGAN's conversion) without onnx2torch: auto keeps onnxruntime's GPU
+    build rather than loading every model on torch only to fall back. The GPU is the one thing faked here."""
+    from app.core.torch_backend import device
+
+    monkeypatch.setattr(device, "gpu_available", lambda: True)
+    assert backends.resolve(EngineOptions()).backend == "torch"  # onnx2torch is installed in the test env
+    monkeypatch.setattr(device, "onnx2torch_importable", lambda: False)
+    runtime = backends.resolve(EngineOptions())
+    assert runtime.backend == "onnxruntime" and "onnx2torch" in runtime.reason
+
+
 def test_a_graph_torch_cannot_run_falls_back_to_onnxruntime(standin_models_dir: Path, tmp_path: Path,
                                                            caplog: pytest.LogCaptureFixture) -> None:
     """A swapper whose graph has an op onnx2torch lacks: the torch engine swaps with onnxruntime, said once."""
