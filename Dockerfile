@@ -18,7 +18,7 @@ WORKDIR /srv
 # Only what the package needs (the checkout's .venv and model weights stay out of the image).
 COPY pyproject.toml README.md ./
 COPY app ./app
-RUN pip install . \
+RUN pip install ".[cpu]" \
     && useradd --system --create-home --uid 10001 dlc \
     && mkdir -p /models && chown dlc /models
 

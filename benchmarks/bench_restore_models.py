@@ -81,20 +81,11 @@ def main() -> None:
 
     from app.models.gfpgan_arch import GFPGANv1Clean
     from app.models.gfpgan_convert import ensure_restorer_onnx
+    from benchmarks.faithful_models import build_gfpgan_pth
 
-    CACHE.mkdir(parents=True, exist_ok=True)
-    pth = CACHE / "GFPGANv1.4.pth"
+    pth = build_gfpgan_pth(CACHE)
     net = GFPGANv1Clean().eval()
-    if pth.is_file():
-        net.load_state_dict(torch.load(pth, map_location="cpu", weights_only=True)["params_ema"])
-    else:
-        torch.manual_seed(0)
-        net = GFPGANv1Clean().eval()
-        with torch.no_grad():  # upstream zero-initialises noise strengths and biases; a trained net has not
-            for name, p in net.named_parameters():
-                if p.ndim <= 1 or name.endswith(".bias"):
-                    p.normal_(0.0, 0.05)
-        torch.save({"params_ema": net.state_dict()}, pth)
+    net.load_state_dict(torch.load(pth, map_location="cpu", weights_only=True)["params_ema"])
 
     had_conversion = any(CACHE.glob("GFPGANv1.4.*.onnx"))
     started = time.perf_counter()

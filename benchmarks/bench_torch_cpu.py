@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if args.threads:
         torch.set_num_threads(args.threads)
 
-    from app.core.torch_backend import probe
+    from app.core import probe
     from app.core.torch_backend.inswapper import TorchInswapper
 
     with tempfile.TemporaryDirectory() as tmpdir:

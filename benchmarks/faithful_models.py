@@ -412,6 +412,32 @@ def build_2d106det(cache_dir: Path = CACHE_DIR, force: bool = False) -> Path:
     return build("2d106det", cache_dir, force)
 
 
+GFPGAN_FILE = "GFPGANv1.4.pth"
+
+
+def build_gfpgan_pth(cache_dir: Path = CACHE_DIR) -> Path:
+    """GFPGANv1.4.pth with the real architecture (app.models.gfpgan_arch, 86.4M parameters) and seeded random
+    weights under `params_ema`, as the official file stores them (needs torch; built once)."""
+    path = cache_dir / GFPGAN_FILE
+    if path.is_file():
+        return path
+    import torch
+
+    from app.models.gfpgan_arch import GFPGANv1Clean
+
+    torch.manual_seed(0)
+    net = GFPGANv1Clean().eval()
+    with torch.no_grad():  # upstream zero-initialises noise strengths and biases; a trained net has not
+        for name, p in net.named_parameters():
+            if p.ndim <= 1 or name.endswith(".bias"):
+                p.normal_(0.0, 0.05)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save({"params_ema": net.state_dict()}, tmp)
+    os.replace(tmp, path)
+    return path
+
+
 def build_all(cache_dir: Path = CACHE_DIR, force: bool = False) -> dict[str, Path]:
     """All of them, laid out like a models folder (usable as ``--models-dir benchmarks/.cache``)."""
     return {key: build(key, cache_dir, force) for key in MODELS}

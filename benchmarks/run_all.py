@@ -22,6 +22,14 @@ BENCHMARKS = {
     "video": ["-m", "benchmarks.bench_video"],
     "api": ["-m", "benchmarks.bench_api"],
     "gui_paint": ["-m", "benchmarks.bench_gui_paint"],
+    "realism": ["-m", "benchmarks.bench_realism", "--faithful", "--out", "benchmarks/results/realism.json"],
+    "cpu_frame": ["-m", "benchmarks.bench_cpu_frame", "--threads", "1", "--json", "benchmarks/results/cpu_frame.json"],
+    "frame_ops": ["-m", "benchmarks.bench_frame_ops", "--device", "cpu", "--json",
+                  "benchmarks/results/frame_ops_cpu.json"],
+    "torch_cpu": ["-m", "benchmarks.bench_torch_cpu", "--threads", "1", "--detector", "--out",
+                  "benchmarks/results/torch_cpu.json"],
+    "gpu": ["-m", "benchmarks.bench_gpu"],  # the CPU where there is no GPU: benchmarks/results/gpu_<device>.json
+    "ray_video": ["-m", "benchmarks.bench_ray_video", "--frames", "120", "--out", "benchmarks/results/ray_video.json"],
 }
 
 

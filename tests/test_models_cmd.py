@@ -175,3 +175,38 @@ def test_optimize_exit_codes(
     assert "notes.jpg" in err and "nowhere.jpg" in err and "blank.png" in err and "inswapper_128.onnx" in err
     assert "Traceback" not in err
     assert not list(int8_models_dir.glob("*.int8.*"))
+
+
+def test_the_fp16_swapper_downloads_through_the_manifest_and_loads_for_fp16(
+    server: LocalServer,  # noqa: F811
+    tmp_path: Path,
+    standin_models_dir: Path,
+) -> None:
+    """`models download inswapper-fp16` with the real manifest's entry (its URL pointed at the local server, its
+    size and hash at a stand-in's), then `--precision fp16` on onnxruntime picks the file, checked by the guard."""
+    import dataclasses
+    import shutil
+
+    from app.core.options import EngineOptions
+    from app.core.sessions import ModelSet
+    from app.models.manifest import INSWAPPER_FP16
+    from tests.core.test_backends import _fp16_standin
+
+    assert (INSWAPPER_FP16.key, INSWAPPER_FP16.relpath, INSWAPPER_FP16.size) == ("inswapper-fp16",
+                                                                                "inswapper_128_fp16.onnx", 277_680_638)
+    assert INSWAPPER_FP16.sha256 == "6d51a9278a1f650cffefc18ba53f38bf2769bf4bbff89267822cf72945f8a38b"
+    assert INSWAPPER_FP16.hash_confirmed and INSWAPPER_FP16.urls and not INSWAPPER_FP16.fetched_by_default
+
+    data = _fp16_standin(tmp_path / "built" / "fp16.onnx", overflow=False).read_bytes()
+    url = server.add("/" + INSWAPPER_FP16.relpath, data)
+    served = dataclasses.replace(INSWAPPER_FP16, size=len(data), sha256=hashlib.sha256(data).hexdigest(),
+                                 urls=(url,))
+    files = [served if f.key == INSWAPPER_FP16.key else f for f in MODEL_FILES]
+    models = shutil.copytree(standin_models_dir, tmp_path / "models")
+    args = parse(["models", "--models-dir", str(models), "download", "--quiet", "inswapper-fp16"])
+    assert models_cmd.run(args, files) == 0
+    assert (models / "inswapper_128_fp16.onnx").read_bytes() == data
+    assert server.ranges_seen("/" + INSWAPPER_FP16.relpath)  # fetched from the manifest's URL
+
+    swapper = ModelSet(models, ["CPUExecutionProvider"], EngineOptions(precision="fp16")).swapper
+    assert Path(swapper.model_file).name == "inswapper_128_fp16.onnx"

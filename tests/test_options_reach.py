@@ -15,7 +15,16 @@ from PySide6.QtCore import QSettings
 
 from app.api.forms import options_dependency
 from app.cli import build_parser, main
-from app.core.options import LIVE_FORM, LIVE_GROUP, RESTORE_FORM, SWAP_FORM, Form, FormField, SwapOptions
+from app.core.options import (
+    ENGINE_FORM,
+    LIVE_FORM,
+    LIVE_GROUP,
+    RESTORE_FORM,
+    SWAP_FORM,
+    Form,
+    FormField,
+    SwapOptions,
+)
 from app.errors import OptionError
 from tests.api.conftest import make_client, png
 from tests.standins import photos
@@ -196,3 +205,31 @@ def test_live_fields_reach_live_and_the_gui_only(api: Any, f: FormField) -> None
         with pytest.raises(SystemExit):
             parse(command, [f.cli_flag, str(other_value(f))])
     assert at_path(LIVE_FORM.build(vars(parse("live", [f.cli_flag, str(other_value(f))]))), f) == other_value(f)
+
+
+@pytest.mark.parametrize("f", list(ENGINE_FORM), ids=[f.key for f in ENGINE_FORM])
+def test_engine_option_reaches_the_cli_the_server_and_the_gui(qtbot: Any, tmp_path: Path, f: FormField) -> None:
+    """How the models run: a flag of every command that loads models, a server setting, a GUI control and its
+    settings key."""
+    from app.commands.common import engine_options_from_args
+    from app.commands.serve_cmd import settings_from_args
+    from app.gui.controls import ControlsPanel
+    from app.gui.settings import SettingsStore
+
+    value = other_value(f)
+    for command in ("swap", "restore"):
+        assert getattr(engine_options_from_args(parse(command, [f.cli_flag, value])), f.key) == value
+    serve = build_parser().parse_args(["serve", f.cli_flag, value])
+    assert getattr(settings_from_args(serve).engine, f.key) == value
+    panel = ControlsPanel()
+    qtbot.addWidget(panel)
+    seen: list[Any] = []
+    panel.engine_options_changed.connect(seen.append)
+    panel.engine_controls.set_values({f.key: value})
+    assert getattr(panel.engine_options(), f.key) == value and getattr(seen[-1], f.key) == value
+    store = SettingsStore(QSettings(str(tmp_path / "e.ini"), QSettings.Format.IniFormat))
+    store.save_option_values(panel.engine_controls.values(), ENGINE_FORM)
+    assert getattr(store.engine_options(), f.key) == value
+    with pytest.raises(SystemExit) as exit_:  # argparse refuses an unknown choice itself: exit 2
+        main(["swap", "a.png", "b.png", "-o", "o.png", f.cli_flag, "bogus"])
+    assert exit_.value.code == 2

@@ -9,7 +9,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-import onnxruntime as ort
 from fastapi import APIRouter, Depends, File, Request, UploadFile
 from fastapi.responses import Response
 
@@ -24,6 +23,7 @@ from app.core.engine import SourceFace
 from app.core.identity import source_from_images
 from app.core.image_io import encode_image
 from app.core.options import RESTORE_FORM, SWAP_FORM, SwapOptions
+from app.core.ort_runtime import available_providers
 from app.core.processor import FrameProcessor
 from app.core.types import Frame
 from app.errors import NoFaceError
@@ -132,7 +132,7 @@ def build_router(settings: ApiSettings) -> APIRouter:
     @router.get("/health", tags=["status"], summary="Status, device and per-model status")
     async def health(request: Request) -> dict[str, Any]:
         state = _state(request)
-        available = list(ort.get_available_providers())
+        available = available_providers()
         return {
             "status": "ok" if state.ready() else "degraded",
             "version": __version__,

@@ -6,6 +6,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from app.core.options import EngineOptions
 from app.errors import OptionError
 from app.models.paths import resolve_models_dir
 
@@ -17,6 +18,7 @@ MIB = 1024 * 1024
 class ApiSettings:
     models_dir: Path = field(default_factory=resolve_models_dir)
     providers: tuple[str, ...] | None = None  # onnxruntime provider names; None: the best present
+    engine: EngineOptions = field(default_factory=EngineOptions)  # backend and precision
     api_key: str | None = None  # when set, every /api/ request must carry it
     cors_origins: tuple[str, ...] = ()  # none by default: browsers on other origins are refused
     max_upload_bytes: int = 20 * MIB  # per uploaded file

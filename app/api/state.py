@@ -11,6 +11,7 @@ from app.api.pool import InferencePool
 from app.api.settings import ApiSettings
 from app.core.cache import LruCache
 from app.core.engine import Engine
+from app.core.ort_runtime import import_onnxruntime
 from app.core.sessions import ROLES, ModelRole, ModelSet
 from app.errors import ModelError
 
@@ -20,7 +21,9 @@ log = logging.getLogger(__name__)
 class ApiState:
     def __init__(self, settings: ApiSettings) -> None:
         self.settings = settings
-        self.models = ModelSet(settings.models_dir, list(settings.providers) if settings.providers else None)
+        import_onnxruntime()  # a server without it could serve nothing: refuse to start, saying what to install
+        self.models = ModelSet(settings.models_dir, list(settings.providers) if settings.providers else None,
+                               settings.engine)
         # One size for both caches: by upload bytes here (a repeated upload skips even decoding), by decoded
         # pixels in the engine (the same photo sent re-encoded). With the cache off, every request re-analyses.
         self.engine = Engine(self.models, source_cache_size=settings.source_cache_size)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
-from app.core.options import SWAP_FORM, Form, SwapOptions
+from app.core.options import ENGINE_FORM, SWAP_FORM, EngineOptions, Form, SwapOptions
 from app.core.providers import parse_provider_list
 from app.core.sessions import ModelSet
 from app.models.paths import resolve_models_dir
@@ -17,13 +18,14 @@ def add_engine_options(parser: argparse.ArgumentParser) -> None:
                        help="model folder (default: $DLC_MODELS_DIR, ./models of a checkout, or the user data folder)")
     group.add_argument("--providers", metavar="LIST",
                        help="onnxruntime providers in order, e.g. cuda,cpu (default: the best present)")
+    add_option_arguments(parser, ENGINE_FORM, "how the models run")
 
 
 def _shown(value: object) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
-def add_option_arguments(parser: argparse.ArgumentParser, form: Form[SwapOptions], title: str = "swap") -> None:
+def add_option_arguments(parser: argparse.ArgumentParser, form: Form[Any], title: str = "swap") -> None:
     """One flag per field of `form` (app/core/options.py), named, typed and explained by its declaration.
     Values are checked when the options are built (OptionError, exit 2), like every other front end's."""
     group = parser.add_argument_group(title)
@@ -50,8 +52,12 @@ def swap_options_from_args(args: argparse.Namespace) -> SwapOptions:
     return SWAP_FORM.build(vars(args))
 
 
+def engine_options_from_args(args: argparse.Namespace) -> EngineOptions:
+    return ENGINE_FORM.build(vars(args))
+
+
 def model_set_from_args(args: argparse.Namespace) -> ModelSet:
-    return ModelSet(models_dir_from_args(args), parse_provider_list(args.providers))
+    return ModelSet(models_dir_from_args(args), parse_provider_list(args.providers), engine_options_from_args(args))
 
 
 def models_dir_from_args(args: argparse.Namespace) -> Path:

@@ -8,7 +8,8 @@ import platform
 import sys
 from collections.abc import Mapping
 
-from app.commands.common import add_engine_options, models_dir_from_args
+from app.commands.common import add_engine_options, engine_options_from_args, models_dir_from_args
+from app.core.options import EngineOptions
 from app.core.providers import parse_provider_list
 
 
@@ -57,9 +58,16 @@ def run(args: argparse.Namespace) -> int:
     launch = GuiLaunch(
         models_dir=models_dir_from_args(args),
         providers=parse_provider_list(providers) if providers else None,
+        engine=_engine_asked(args),
         camera=getattr(args, "camera", None),
         source=getattr(args, "source", None),
         live=bool(getattr(args, "live", False)),
         exit_after_s=getattr(args, "exit_after", None),
     )
     return run_gui(launch)
+
+
+def _engine_asked(args: argparse.Namespace) -> EngineOptions | None:
+    """The backend and precision given on the command line, if any (else the window's own setting holds)."""
+    asked = engine_options_from_args(args)
+    return asked if asked != EngineOptions() else None

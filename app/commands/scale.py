@@ -97,12 +97,11 @@ def run_swap(args: argparse.Namespace, options: SwapOptions) -> int:
     from app.cluster import require_ray
 
     require_ray("swap --ray")
-    from tqdm import tqdm
-
     from app.cluster import connect
+    from app.commands.video_output import print_summary, progress_bar
     from app.core.image_io import read_image
     from app.core.providers import parse_provider_list
-    from app.media import EncoderSettings, Progress, probe
+    from app.media import EncoderSettings, probe
     from app.media.formats import container_for
     from app.media.ray_video import RayVideoOptions, swap_video_on_ray
     from app.media.swap_job import SwapJob
@@ -121,34 +120,22 @@ def run_swap(args: argparse.Namespace, options: SwapOptions) -> int:
     job = SwapJob(resolve_models_dir(args.models_dir), tuple(providers) if providers else None,
                   Path(args.source).read_bytes(), options)
     started = connect(args.address, verbose=args.verbose)
-    bar = tqdm(total=info.frames, unit="frame", desc="swapping", dynamic_ncols=True, file=sys.stderr)
-
-    def on_progress(p: Progress) -> None:
-        if p.total is not None and p.total != bar.total:
-            bar.total = p.total
-        bar.update(p.done - bar.n)
-
+    on_progress, close_bar = progress_bar(info)
     try:
         report = swap_video_on_ray(args.target, output, job, settings, audio=args.audio, progress=on_progress,
                                    options=ray_options)
     except KeyboardInterrupt:
-        bar.close()
+        close_bar()
         print(f"cancelled; {output} was not written", file=sys.stderr)
         return EXIT_INTERRUPTED
     finally:
-        bar.close()
+        close_bar()
         if started:
             import ray
 
             ray.shutdown()
-    faces = report.frames_with_faces
-    if faces == 0:
-        print(f"warning: no face found in any frame of {args.target}; the video was copied unchanged",
-              file=sys.stderr)
-    audio = "audio copied" if report.audio_copied else "audio re-encoded" if report.audio_encoded else "no audio"
     retried = f", chunks retried: {', '.join(str(c + 1) for c in report.retried_chunks)}" \
         if report.retried_chunks else ""
-    print(f"swapped faces in {faces if faces is not None else '?'} of {report.frames} frames -> {output} "
-          f"({info.width}x{info.height}, {info.fps:.3f} fps, {report.codec}, {audio}; {report.fps:.1f} frames/s; "
-          f"{report.chunks} chunks on {report.workers} Ray workers{retried})")
+    print_summary(report, info, args.target, output, report.frames_with_faces,
+                  f"; {report.chunks} chunks on {report.workers} Ray workers{retried}")
     return 0

@@ -9,7 +9,7 @@ import os
 
 from app.api.settings import ENV_API_KEY, ApiSettings
 from app.commands import scale
-from app.commands.common import add_engine_options, models_dir_from_args
+from app.commands.common import add_engine_options, engine_options_from_args, models_dir_from_args
 from app.core.providers import parse_provider_list
 
 log = logging.getLogger(__name__)
@@ -50,6 +50,7 @@ def settings_from_args(args: argparse.Namespace) -> ApiSettings:
     return ApiSettings(
         models_dir=models_dir_from_args(args),
         providers=tuple(providers) if providers else None,
+        engine=engine_options_from_args(args),
         api_key=args.api_key or os.environ.get(ENV_API_KEY) or None,
         cors_origins=tuple(args.cors_origins),
         max_upload_bytes=max(1, int(args.max_upload_mb * 1024 * 1024)),

@@ -85,10 +85,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def run_video(args: argparse.Namespace, options: SwapOptions) -> int:
-    from tqdm import tqdm
-
+    from app.commands.video_output import print_summary, progress_bar
     from app.core.tracker import Tracker
-    from app.media import EncoderSettings, Progress, probe, process_video
+    from app.media import EncoderSettings, probe, process_video
     from app.media.formats import container_for
 
     output = Path(args.output)
@@ -99,29 +98,18 @@ def run_video(args: argparse.Namespace, options: SwapOptions) -> int:
     engine.check_models(options)
     source = cast(engine, prepare_identity(engine, [args.source, *args.more_sources], options), args.maps, options)
     processor = FrameProcessor(engine, Tracker())  # faces followed from frame to frame: steady, same person
-    bar = tqdm(total=info.frames, unit="frame", desc="swapping", dynamic_ncols=True, file=sys.stderr)
-
-    def on_progress(p: Progress) -> None:
-        if p.total is not None and p.total != bar.total:
-            bar.total = p.total
-        bar.update(p.done - bar.n)
-
+    on_progress, close_bar = progress_bar(info)
     try:
         report = process_video(args.target, output, processor.video_frames(source, options), settings,
                                audio=args.audio, progress=on_progress)
     except KeyboardInterrupt:
-        bar.close()
+        close_bar()
         print(f"cancelled; {output} was not written", file=sys.stderr)
         return EXIT_INTERRUPTED
     finally:
-        bar.close()
+        close_bar()
     _warn_notes(processor.notes)
-    if processor.frames_with_faces == 0:
-        print(f"warning: no face found in any frame of {args.target}; the video was copied unchanged",
-              file=sys.stderr)
-    audio = "audio copied" if report.audio_copied else "audio re-encoded" if report.audio_encoded else "no audio"
-    print(f"swapped faces in {processor.frames_with_faces} of {report.frames} frames -> {output} "
-          f"({info.width}x{info.height}, {info.fps:.3f} fps, {report.codec}, {audio}; {report.fps:.1f} frames/s)")
+    print_summary(report, info, args.target, output, processor.frames_with_faces)
     return 0
 
 

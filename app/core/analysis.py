@@ -1,4 +1,5 @@
-"""Face detection (SCRFD) and recognition (ArcFace) over insightface's model classes."""
+"""Face detection (SCRFD) and recognition (ArcFace) over the engine's model classes (app/core/ort_models.py, or the
+torch backend's detector): the same detect() and get_feat() as insightface's."""
 
 from __future__ import annotations
 

@@ -12,6 +12,7 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -22,7 +23,7 @@ from app.core.masks import MaskMaker
 from app.core.options import RestoreOptions, SwapOptions
 from app.core.paste import FacePaster, scaled_inverse
 from app.core.sessions import RESTORE_ROLES, SWAP_ROLES, ModelSet
-from app.core.swap import Latent, align_crop, source_latent, swap_crop
+from app.core.swap import Latent, align_crop, alignment_matrix, source_latent, swap_crop
 from app.core.types import Face, Frame, Matrix
 from app.errors import NoFaceError
 from app.models import manifest
@@ -52,13 +53,14 @@ class SourceFace:
 @dataclass(frozen=True, eq=False)
 class SwappedFace:
     """One face's swap, in the face's aligned space: the crop the swap model made, the face it was made from
-    (and its frame -> crop matrix and original crop), and whose identity it carries."""
+    (and its frame -> crop matrix and original crop), and whose identity it carries. On the torch backend the
+    crops stay on its device (tensors); a front end keeps them as they are."""
 
-    crop: Frame
+    crop: Any  # S x S x 3 BGR uint8 (numpy), or 3 x S x S BGR 0..255 on the torch device
     face: Face
     source: SourceFace
     matrix: Matrix
-    reference: Frame  # the original aligned crop: colour correction's reference on the frame it came from
+    reference: Any  # the original aligned crop (same kind): colour correction's reference on its frame
 
 
 @dataclass(frozen=True, eq=False)
@@ -90,6 +92,7 @@ class Engine:
         self.models = models
         self._paster = FacePaster()
         self._masks = MaskMaker()
+        self._device: Any = None  # the torch device path (DeviceFaces), made when the swapper runs on torch
         self._restore_paster: FacePaster | None = None
         self._sources: LruCache[bytes, SourceFace] = LruCache(source_cache_size)  # 0: analyse every time
 
@@ -168,6 +171,8 @@ class Engine:
         restored when the options ask for it): swap_crops, then paste_swaps, then restoration."""
         if len(sources) != len(faces):
             raise ValueError(f"{len(faces)} faces but {len(sources)} sources")
+        if faces and self.models.swapper is not None and self.models.on_device("swapper"):
+            return self._swap_on_device(frame, faces, sources, options)
         t0 = time.perf_counter()
         swaps = self.swap_crops(frame, faces, sources)
         t1 = time.perf_counter()
@@ -186,6 +191,12 @@ class Engine:
         """Each face aligned and swapped: the swap model's output in the face's aligned space, with what it was
         made from (a fluid render keeps these and pastes them again on later frames)."""
         swapper = self.models.swapper
+        if faces and self.models.on_device("swapper"):
+            device = self._device_faces()
+            frame_t = device.transfer.upload(frame)
+            crops, references, matrices = device.swap_crops(frame_t, faces, [s.latent for s in sources])
+            return [SwappedFace(crops[i], face, source, matrices[i], references[i])
+                    for i, (face, source) in enumerate(zip(faces, sources, strict=True))]
         size = int(swapper.input_size[0])
         out = []
         for face, source in zip(faces, sources, strict=True):
@@ -202,12 +213,21 @@ class Engine:
         colour correction (against this frame) and face scale. `landmarks`: each face's 106 points in this
         frame when the caller has them (else they are found here when the options need them). `blends`: each
         swap's share of the options' blend (a fluid render fades out a swap whose face has turned since)."""
-        out = frame.copy()
         timings = {"paste": 0.0, "landmarks": 0.0}
         notes: tuple[Note, ...] = ()
         use_landmarks = options.needs_landmarks
         if use_landmarks and landmarks is None and (missing := self.landmarks_missing()) is not None:
             notes, use_landmarks = (missing,), False  # the swap goes on with what needs no landmarks
+        if swaps and not isinstance(swaps[0].crop, np.ndarray):  # kept on the torch device
+            t0 = time.perf_counter()
+            placed = list(faces) if faces is not None else [s.face for s in swaps]
+            marks = list(landmarks) if landmarks is not None else [
+                self.landmarks(frame, f) if use_landmarks else None for f in placed]
+            t1 = time.perf_counter()
+            out = self._paste_on_device(frame, swaps, placed, faces is not None, options, marks, blends)
+            timings["landmarks"], timings["paste"] = (t1 - t0) * 1000.0, (time.perf_counter() - t1) * 1000.0
+            return out, timings, notes
+        out = frame.copy()
         for i, swap in enumerate(swaps):
             t0 = time.perf_counter()
             face = swap.face if faces is None else faces[i]
@@ -216,15 +236,74 @@ class Engine:
                 matrix, reference = swap.matrix, swap.reference
             else:
                 reference, matrix = align_crop(frame, face.points, size)
-            marks = landmarks[i] if landmarks is not None else (self.landmarks(frame, face) if use_landmarks else None)
+            found = landmarks[i] if landmarks is not None else (self.landmarks(frame, face) if use_landmarks else None)
             t1 = time.perf_counter()
-            alpha = self._masks.alpha(size, matrix, options.face_mask, options.mouth, marks, options.face_scale)
+            alpha = self._masks.alpha(size, matrix, options.face_mask, options.mouth, found, options.face_scale)
             blend = options.blend * (1.0 if blends is None else blends[i])
             self._paster.paste(out, swap.crop, matrix, blend=blend, face_scale=options.face_scale,
                                colour_reference=reference if options.color_correction else None, mask=alpha)
             timings["landmarks"] += (t1 - t0) * 1000.0
             timings["paste"] += (time.perf_counter() - t1) * 1000.0
         return out, timings, notes
+
+    # -- the torch device path (the frame uploaded once, downloaded once) ----------------------------------------
+    def _device_faces(self) -> Any:
+        if self._device is None:
+            from app.core.torch_backend.device_engine import DeviceFaces
+
+            self._device = DeviceFaces(self.models.swapper, self._masks)
+        return self._device
+
+    def _swap_on_device(self, frame: Frame, faces: Sequence[Face], sources: Sequence[SourceFace],
+                        options: SwapOptions) -> SwapResult:
+        from app.core.torch_backend.device_engine import synchronised_ms
+
+        device = self._device_faces()
+        t0 = time.perf_counter()
+        frame_t = device.transfer.upload(frame)
+        swapped, references, matrices = device.swap_crops(frame_t, faces, [s.latent for s in sources])
+        timings = {"swap": synchronised_ms(device.device, t0), "landmarks": 0.0, "paste": 0.0, "restore": 0.0}
+        notes: tuple[Note, ...] = ()
+        use_landmarks = options.needs_landmarks
+        if use_landmarks and (missing := self.landmarks_missing()) is not None:
+            notes, use_landmarks = (missing,), False
+        t1 = time.perf_counter()
+        marks = [self.landmarks(frame, f) if use_landmarks else None for f in faces]
+        t2 = time.perf_counter()
+        device.paste(frame_t, frame, faces, swapped, references, matrices, options, marks)
+        timings["landmarks"], timings["paste"] = (t2 - t1) * 1000.0, synchronised_ms(device.device, t2)
+        if options.restore is not None:
+            t3 = time.perf_counter()
+            pasted = [f if options.face_scale == 1.0 else scaled_face(f, m, device.size, options.face_scale)
+                      for f, m in zip(faces, matrices, strict=True)]
+            device.restore(frame_t, pasted, self.models.restorer, options.restore)
+            timings["restore"] = synchronised_ms(device.device, t3)
+        return SwapResult(frame=device.transfer.download(frame_t), faces=tuple(faces), timings=timings, notes=notes)
+
+    def _paste_on_device(self, frame: Frame, swaps: Sequence[SwappedFace], placed: list[Face], moved: bool,
+                         options: SwapOptions, marks: list[Any], blends: Sequence[float] | None = None) -> Frame:
+        import torch
+
+        from app.core.torch_backend.frame_ops import align_crops
+
+        device = self._device_faces()
+        frame_t = device.transfer.upload(frame)
+        crops = torch.stack([s.crop for s in swaps])
+        if moved:  # the kept swaps go where the faces are now; colour is matched against this frame
+            matrices = [alignment_matrix(f.points, device.size) for f in placed]
+            references = align_crops(frame_t, matrices, device.size)
+        else:
+            matrices, references = [s.matrix for s in swaps], torch.stack([s.reference for s in swaps])
+        shares = [1.0] * len(swaps) if blends is None else list(blends)
+        for share in sorted(set(shares)):  # one batch per blend: all of them at once unless some are fading
+            if share <= 0.0:
+                continue
+            idx = [i for i, b in enumerate(shares) if b == share]
+            opts = options if share == 1.0 else options.replace(blend=options.blend * share)
+            device.paste(frame_t, frame, [placed[i] for i in idx], crops[idx], references[idx],
+                         [matrices[i] for i in idx], opts, [marks[i] for i in idx])
+        out: Frame = device.transfer.download(frame_t)
+        return out
 
     def restore_into(self, out: Frame, faces: Sequence[Face], restore: RestoreOptions) -> None:
         """Restore each of `faces` of `out`, in place."""

@@ -37,6 +37,8 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any, Literal, Protocol
 
+import numpy as np
+
 from app.core.engine import Note, SwappedFace
 from app.core.face_map import Assignment
 from app.core.fluid_look import FadeConfig, blur_faces, follow_weight, shape_change
@@ -330,13 +332,19 @@ class FluidStage:
             blur_faces(base, [f for f, _ in hidden], [s for _, s in hidden])
         notes: tuple[Note, ...] = ()
         out = base
-        if swaps:
-            out, paste_timings, notes = self.engine.paste_swaps(base, swaps, options, faces=faces,
-                                                                landmarks=None if here else followed, blends=blends)
+        # Kept crops on the host and on a device (a torch backend's swaps; restored ones are kept on the host) are
+        # pasted by one call each, the second onto the first's result.
+        on_host = [i for i, s in enumerate(swaps) if isinstance(s.crop, np.ndarray)]
+        groups = [g for g in (on_host, [i for i in range(len(swaps)) if i not in on_host]) if g]
+        for group in groups:
+            out, paste_timings, group_notes = self.engine.paste_swaps(
+                out, [swaps[i] for i in group], options, faces=[faces[i] for i in group],
+                landmarks=None if here else [followed[i] for i in group], blends=[blends[i] for i in group])
+            notes += tuple(n for n in group_notes if n not in notes)
             for key, ms in paste_timings.items():
                 timings[key] = timings.get(key, 0.0) + ms
             if options.needs_landmarks and here and paste_timings.get("landmarks"):
-                self._measure("landmark_ms", paste_timings["landmarks"] / len(swaps))
+                self._measure("landmark_ms", paste_timings["landmarks"] / len(group))
         return out, notes, RenderInfo("fluid", len(swaps), pending, faded, age)
 
 

@@ -184,9 +184,10 @@ def build_int8_swapper(
     NoFaceError (a photo without a face), OutputError (the models folder is not writable), Cancelled.
     """
     # The heavy parts (onnx, the quantiser, the face models) load only when a build is asked for.
-    import onnxruntime as ort
+    from app.core.ort_runtime import import_onnxruntime, onnxruntime_version
 
-    from app.core.int8_calibration import collect_faces, read_photos, split
+    import_onnxruntime()  # a clear ModelError, before the quantiser's import fails on it
+    from app.core.int8_calibration import collect_faces, photo_labels, read_photos, shipped_photos, split
     from app.core.int8_quantize import compare, load_source, quantize
     from app.core.sessions import ModelSet, missing_files_message
 
@@ -226,8 +227,9 @@ def build_int8_swapper(
             held_out_faces=faces.held_out_labels,
             user_photos=tuple(str(p) for p, _ in user_photos),
             seconds=round(time.perf_counter() - started, 1),
-            onnxruntime=ort.__version__,
+            onnxruntime=onnxruntime_version(),
             created=datetime.now(UTC).isoformat(timespec="seconds"),
+            shipped_photos=photo_labels(shipped_photos()),
         )
         report_path(dst).unlink(missing_ok=True)  # the old report must not vouch for the new file
         os.replace(tmp, dst)

@@ -1,7 +1,10 @@
 """The faces an int8 swapper is calibrated and checked on: aligned 128x128 crops with real source latents.
 
-Faces come from photos that ship with installed packages (insightface's t1.jpg with six people and its
-Tom_Hanks_54745.png, scikit-image's astronaut.png) and from the user's own source photos. Each face is found
+Faces come from photos that ship with installed packages and from the user's own source photos. insightface's
+t1.jpg (six people) and Tom_Hanks_54745.png are used when insightface is installed (it is no run-time dependency:
+the tests and developers have it; it is found without being imported); scikit-image's astronaut.png always is.
+Without insightface the astronaut is the only shipped face: it is held back to measure on, and the user's
+photos calibrate (the report lists the shipped photos used). Each face is found
 and aligned exactly as a swap does it (SCRFD five points, insightface's 128 alignment) and gives its ArcFace
 latent (embedding @ emap, renormalised, as INSwapper.get feeds it), so the quantiser sees the value ranges
 the swapper sees at work. A face is paired with another face's latent: a swap puts someone else's identity
@@ -26,8 +29,9 @@ import numpy.typing as npt
 from app.core.analysis import detect_faces, embed_face
 from app.core.image_io import read_image
 from app.core.int8_report import Progress
+from app.core.probe import insightface_images
 from app.core.sessions import ModelSet
-from app.core.swap import align_crop, source_latent
+from app.core.swap import ARCFACE_DST, align_crop, source_latent
 from app.core.types import Face, Frame, Points
 from app.errors import Cancelled, NoFaceError
 
@@ -64,13 +68,9 @@ class CalibrationSet:
 def shipped_photos() -> list[Path]:
     """The face photos inside installed packages that exist here, in a fixed order."""
     found: list[Path] = []
-    try:
-        import insightface
-
-        images = Path(insightface.__file__).resolve().parent / "data" / "images"
+    images = insightface_images()
+    if images is not None:
         found += [images / "t1.jpg", images / "Tom_Hanks_54745.png"]
-    except ImportError:  # pragma: no cover - insightface is a dependency
-        pass
     try:
         import skimage
 
@@ -78,6 +78,13 @@ def shipped_photos() -> list[Path]:
     except ImportError:  # pragma: no cover - scikit-image is a dependency
         pass
     return [p for p in found if p.is_file()]
+
+
+def photo_labels(paths: Sequence[Path]) -> tuple[str, ...]:
+    """'insightface t1.jpg', 'scikit-image astronaut.png': which package each shipped photo came from."""
+    images = insightface_images()
+    return tuple(f"{'insightface' if images is not None and p.parent == images else 'scikit-image'} {p.name}"
+                 for p in paths)
 
 
 def blob_from_crop(crop: Frame) -> Blob:
@@ -92,10 +99,8 @@ def latent_for(emap: npt.NDArray[np.float32], embedding: npt.NDArray[np.float32]
 
 def _aligned_face(frame: Frame) -> Face:
     """The face of an already aligned 112x112 crop: its points are ArcFace's template."""
-    from insightface.utils import face_align
-
     scale = frame.shape[1] / 112.0
-    points: Points = (np.asarray(face_align.arcface_dst, dtype=np.float32) * np.float32(scale)).astype(np.float32)
+    points: Points = (ARCFACE_DST * np.float32(scale)).astype(np.float32)
     h, w = frame.shape[:2]
     return Face(box=(0.0, 0.0, float(w - 1), float(h - 1)), points=points, score=1.0)
 
@@ -161,16 +166,21 @@ def _pair(samples: Sequence[FaceSample]) -> list[Feed]:
 
 
 def split(samples: Sequence[FaceSample]) -> CalibrationSet:
-    """Hold back every third shipped face (with its mirror image); the rest and all user faces calibrate."""
+    """Hold back every third shipped face (with its mirror image); the rest and all user faces calibrate. With a
+    single shipped face (insightface's photos are not here) that face is held back and the user's calibrate."""
     shipped = list(dict.fromkeys(s.identity for s in samples if not s.user))
-    held_ids = set(shipped[1::HELD_OUT_EVERY])
+    held_ids = set(shipped[1::HELD_OUT_EVERY]) if len(shipped) > 1 else set(shipped)
     held = [s for s in samples if s.identity in held_ids]
     calib = [s for s in samples if s.identity not in held_ids]
     if not held or not calib:
+        without = "" if insightface_images() is not None else (
+            " (insightface's sample photos are not here: it is not installed, which the app does not need), so "
+            "give photos of the faces you will swap in to calibrate on")
         raise NoFaceError(
-            f"found {len(shipped)} face(s) in the photos that ship with insightface and scikit-image; at least two "
-            "are needed to calibrate and check the int8 swapper. Check buffalo_l/det_10g.onnx with "
-            "`deep-live-cam models verify`."
+            f"found {len(shipped)} face(s) in the photos that ship with the installed packages and "
+            f"{len(dict.fromkeys(s.identity for s in samples if s.user))} in your photos; at least two faces are "
+            f"needed to calibrate and check the int8 swapper{without}. If faces were expected, check "
+            "buffalo_l/det_10g.onnx with `deep-live-cam models verify`."
         )
     return CalibrationSet(tuple(_pair(calib)), tuple(_pair(held)), tuple(s.label for s in calib),
                           tuple(s.label for s in held))

@@ -43,6 +43,9 @@ class Int8Report:
     seconds: float
     onnxruntime: str
     created: str
+    # The photos shipped with installed packages that gave faces: insightface's are there only when insightface
+    # is installed (it is no run-time dependency); scikit-image's astronaut always is. Empty in older reports.
+    shipped_photos: tuple[str, ...] = ()
 
     @property
     def enabled(self) -> bool:
@@ -56,6 +59,10 @@ class Int8Report:
             f"calibrated on): PSNR {q.psnr_db:.1f} dB, worst face {q.worst_face_psnr_db:.1f} dB, worst pixel error "
             f"{q.worst_pixel_error}/255, mean error {q.mean_abs_error:.2f}/255.",
         ]
+        if self.shipped_photos:
+            lines.append(f"Shipped photos used: {', '.join(self.shipped_photos)}"
+                         + ("." if any(p.startswith("insightface ") for p in self.shipped_photos) else
+                            " (insightface's sample photos were not: it is not installed)."))
         if self.enabled:
             lines.append(f"Passed the {self.bound_db:g} dB bound: enabled for `--precision int8` on the CPU.")
         else:
@@ -79,6 +86,7 @@ class Int8Report:
         fields = {k: v for k, v in data.items() if k not in ("format", "enabled")}
         q = dict(fields.pop("quality"))
         q["per_face_psnr_db"] = tuple(q["per_face_psnr_db"])
-        for key in ("calibration_faces", "held_out_faces", "user_photos"):
-            fields[key] = tuple(fields[key])
+        for key in ("calibration_faces", "held_out_faces", "user_photos", "shipped_photos"):
+            if key in fields:
+                fields[key] = tuple(fields[key])
         return cls(quality=Quality(**q), **fields)

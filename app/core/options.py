@@ -190,6 +190,29 @@ class SwapOptions:
         return self.mouth_mask or self.mask == "hull"
 
 
+Backend = Literal["auto", "onnxruntime", "torch"]
+Precision = Literal["auto", "fp32", "fp16", "int8"]
+
+
+@dataclass(frozen=True)
+class EngineOptions:
+    """How the models run: fixed for an engine's life (a change loads the models again), unlike SwapOptions."""
+
+    backend: Backend = option("auto", label="Backend", group="engine",
+                              choices=(("auto", "Automatic"), ("onnxruntime", "ONNX Runtime"), ("torch", "PyTorch")),
+                              help="what runs the models: torch on a GPU torch can use (CUDA, ROCm, Apple MPS), "
+                                   "else onnxruntime on its best provider (auto); or either by name")
+    precision: Precision = option("auto", label="Precision", group="engine",
+                                  choices=(("auto", "Automatic"), ("fp32", "fp32"), ("fp16", "fp16"),
+                                           ("int8", "int8 (CPU)")),
+                                  help="number format of the swap (and torch's detector and restorer): fp16 on a "
+                                       "GPU when a probe face shows it safe (auto), fp32, fp16, or int8 for the "
+                                       "CPU once `models optimize` has built and checked it")
+
+    def __post_init__(self) -> None:
+        check_fields(self)
+
+
 # -- the flat view every front end uses ----------------------------------------------------------------------
 
 
@@ -323,3 +346,4 @@ def restore_form() -> Form[SwapOptions]:
 SWAP_FORM = swap_form()
 LIVE_FORM = live_form()
 RESTORE_FORM = restore_form()
+ENGINE_FORM = Form(EngineOptions, tuple(_own_fields(EngineOptions, "", ())))

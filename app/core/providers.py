@@ -5,8 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
-import onnxruntime as ort
-
+from app.core.ort_runtime import available_providers, tensorrt_usable
 from app.errors import OptionError
 
 log = logging.getLogger(__name__)
@@ -63,13 +62,16 @@ def conflicting_onnxruntime_builds() -> list[str]:
 
 def choose_providers(requested: Sequence[str] | None = None) -> list[str]:
     """The providers to ask onnxruntime for: the requested ones that exist here (in the given order), else
-    every preferred one that exists; CPU always last so an unsupported operator still runs."""
-    available = list(ort.get_available_providers())
+    every preferred one that exists (TensorRT only with its libraries installed); CPU always last so an
+    unsupported operator still runs. OnnxRuntimeMissing
+    (a ModelError) when onnxruntime is not installed."""
+    available = available_providers()
     clash = conflicting_onnxruntime_builds()
     if clash:
+        keep = "onnxruntime-gpu[cuda,cudnn]" if "onnxruntime-gpu" in clash else clash[-1]
         log.warning(
-            "both %s are installed; keep one: pip uninstall -y %s && pip install --force-reinstall %s",
-            " and ".join(clash), " ".join(clash), clash[-1],
+            "both %s are installed (another package, e.g. insightface, may require the CPU build); keep one: "
+            'pip uninstall -y %s && pip install "%s"', " and ".join(clash), " ".join(clash), keep,
         )
     if requested:
         chosen = [p for p in requested if p in available]
@@ -79,6 +81,9 @@ def choose_providers(requested: Sequence[str] | None = None) -> list[str]:
                         ", ".join(available))
     else:
         chosen = [p for p in PREFERENCE if p in available]
+        if "TensorrtExecutionProvider" in chosen and not tensorrt_usable():
+            chosen.remove("TensorrtExecutionProvider")
+            log.info("TensorRT's libraries are not installed (pip install tensorrt): CUDA runs the models")
     if "CPUExecutionProvider" not in chosen:
         chosen.append("CPUExecutionProvider")
     return chosen

@@ -41,7 +41,11 @@ def align_ffhq(frame: Frame, points: Points) -> tuple[Frame, Matrix]:
 
 
 def run_gfpgan(session: Any, crop: Frame) -> Frame:
-    """One aligned 512x512 BGR crop through the network ([-1, 1] RGB in and out)."""
+    """One aligned 512x512 BGR crop through the network ([-1, 1] RGB in and out). `session` is onnxruntime's,
+    or the torch backend's restorer, which brings its own restore_crop."""
+    own = getattr(session, "restore_crop", None)
+    if own is not None:
+        return np.asarray(own(crop), dtype=np.uint8)
     rgb = cv2.cvtColor(crop, cv2.COLOR_BGR2RGB).astype(np.float32)
     blob = (rgb / 127.5 - 1.0).transpose(2, 0, 1)[None]
     inp = session.get_inputs()[0].name

@@ -6,8 +6,6 @@ once for the whole set. Front ends create one `ModelSet` and pass it in; nothing
 
 from __future__ import annotations
 
-import contextlib
-import io
 import logging
 import threading
 from collections.abc import Callable, Iterable, Sequence
@@ -15,15 +13,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-import onnxruntime as ort
-
+from app.core.backends import resolve
+from app.core.options import EngineOptions
+from app.core.ort_runtime import OnnxRuntimeMissing
 from app.core.providers import choose_providers
-from app.errors import ModelError
+from app.errors import DLCError, ModelError, OptionError
 from app.models import manifest
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-
 
 
 @dataclass(frozen=True)
@@ -53,22 +51,35 @@ def missing_files_message(paths: Iterable[Path]) -> str:
 
 
 class ModelSet:
-    """Lazily loaded, thread-safe model sessions over one models folder."""
+    """Lazily loaded, thread-safe model sessions over one models folder, on the backend the engine options
+    resolve to here (app/core/backends.py). On onnxruntime the models are our own classes
+    (app/core/ort_models.py), with sessions set up for the providers by app/core/ort_session.py. Without
+    onnxruntime installed, creating a ModelSet still succeeds (a window makes its engine on the UI thread) and
+    every model load raises OnnxRuntimeMissing (a ModelError saying what to install)."""
 
-    def __init__(self, models_dir: Path, providers: Sequence[str] | None = None) -> None:
+    def __init__(self, models_dir: Path, providers: Sequence[str] | None = None,
+                 options: EngineOptions | None = None) -> None:
         self.models_dir = Path(models_dir)
-        self.providers = choose_providers(providers)
+        self.options = options or EngineOptions()
+        self.runtime = resolve(self.options)
+        self.runtime_missing: OnnxRuntimeMissing | None = None
+        try:
+            self.providers = choose_providers(providers)
+        except OnnxRuntimeMissing as exc:
+            self.providers, self.runtime_missing = list(providers or ["CPUExecutionProvider"]), exc
+        if self.options.precision == "int8" and self.providers[0] != "CPUExecutionProvider":
+            raise OptionError("--precision int8 is for the CPU; with a GPU provider use fp16 or auto (or "
+                              "--providers cpu)")
         self._lock = threading.Lock()  # guards the two dicts below, never held while a model loads
         self._loaded: dict[str, Any] = {}
         self._load_locks: dict[str, threading.Lock] = {}
 
     @staticmethod
-    def session_options() -> ort.SessionOptions:
-        """Per-session options: onnxruntime warns about every unused initializer (inswapper's emap is one, by
-        design), so these sessions log errors only."""
-        options = ort.SessionOptions()
-        options.log_severity_level = 3
-        return options
+    def session_options() -> Any:
+        """Per-session options (errors only in onnxruntime's log: it warns about inswapper's unused emap)."""
+        from app.core.ort_session import session_options
+
+        return session_options()
 
     def path(self, entry: manifest.ModelFile) -> Path:
         return self.models_dir / entry.relpath
@@ -92,36 +103,38 @@ class ModelSet:
     # --- the models -------------------------------------------------------------------------------
     @property
     def detector(self) -> Any:
-        """insightface SCRFD over buffalo_l/det_10g.onnx."""
-        return self._get("detector", lambda: self._load_insightface(manifest.DETECTOR, "SCRFD"))
+        """SCRFD over buffalo_l/det_10g.onnx: torch's, or ours on onnxruntime (same detect())."""
+        return self._get("detector", self._load_detector)
 
     @property
     def recognizer(self) -> Any:
-        """insightface ArcFaceONNX over buffalo_l/w600k_r50.onnx."""
-        return self._get("recognizer", lambda: self._load_insightface(manifest.RECOGNIZER, "ArcFaceONNX"))
+        """ArcFace over buffalo_l/w600k_r50.onnx (get_feat, input_size), on onnxruntime."""
+        return self._get("recognizer", lambda: self._load_onnx(manifest.RECOGNIZER, "recognizer"))
 
     @property
     def swapper(self) -> Any:
-        """insightface INSwapper over inswapper_128.onnx (we use its session and emap, not its paste-back)."""
-        return self._get("swapper", lambda: self._load_insightface(manifest.INSWAPPER, "INSwapper"))
+        """inswapper_128: torch's (swap_crop, swap on device tensors), or ours on onnxruntime (swap_crop through
+        IO binding, session, emap), over the fp32, fp16 or int8 file as the precision says."""
+        return self._get("swapper", self._load_swapper)
 
     @property
     def landmarker(self) -> Any:
-        """insightface Landmark over buffalo_l/2d106det.onnx (106 points, for masks)."""
+        """The 106-point landmark model over buffalo_l/2d106det.onnx (for masks), on onnxruntime."""
         return self._get("landmarker", self._load_landmarker)
 
     @property
-    def restorer(self) -> ort.InferenceSession:
-        """GFPGAN v1.4 as an onnxruntime session (the ONNX file, or the cached conversion of the .pth)."""
+    def restorer(self) -> Any:
+        """GFPGAN v1.4: torch's from the .pth (restore_crop, restore on device tensors), or an onnxruntime
+        session (the ONNX file, or the cached conversion of the .pth)."""
         return self._get("restorer", self._load_restorer)
 
+    def on_device(self, role: str) -> bool:
+        """Whether the loaded model of `role` runs on the torch backend (tensors on its device)."""
+        return _runs_on_torch(self._loaded.get(role))
+
     def loaded_providers(self) -> dict[str, list[str]]:
-        """Which providers each loaded model really runs on."""
-        out = {}
-        for key, model in list(self._loaded.items()):
-            session = getattr(model, "session", model)
-            out[key] = list(session.get_providers())
-        return out
+        """What each loaded model really runs on: onnxruntime's providers, or torch and its device."""
+        return {key: _runs_on(model) for key, model in list(self._loaded.items())}
 
     # --- loading ----------------------------------------------------------------------------------
     def is_loaded(self, key: str) -> bool:
@@ -134,53 +147,113 @@ class ModelSet:
         model = self._loaded.get(key)
         if model is not None:
             return model  # type: ignore[no-any-return]
+        if self.runtime_missing is not None:
+            raise self.runtime_missing
         with self._lock:
             key_lock = self._load_locks.setdefault(key, threading.Lock())
         with key_lock:
             loaded: Any = self._loaded.get(key)
             if loaded is None:
                 loaded = load()
-                session = getattr(loaded, "session", loaded)
-                log.info("%s runs on %s", key, ", ".join(session.get_providers()))
+                log.info("%s runs on %s", key, ", ".join(_runs_on(loaded)))
                 with self._lock:
                     self._loaded[key] = loaded
         return loaded  # type: ignore[no-any-return]
 
-    def _load_insightface(self, entry: manifest.ModelFile, expected_class: str) -> Any:
-        path = self.path(entry)
+    def _load_onnx(self, entry: manifest.ModelFile, kind: str, path: Path | None = None) -> Any:
+        from app.core import ort_models
+
+        path = path or self.path(entry)
         if not path.is_file():
             raise ModelError(missing_files_message([path]), fetch=(entry.key,))
-        from insightface import model_zoo
-
         try:
-            # insightface prints model shapes to stdout; keep the library quiet.
-            with contextlib.redirect_stdout(io.StringIO()):
-                model = model_zoo.get_model(str(path), providers=self.providers, sess_options=self.session_options())
+            return ort_models.load(path, kind, self.providers, self.options.precision,
+                                   entry=entry if path == self.path(entry) else None)
+        except ort_models.WrongKind as exc:
+            raise ModelError(f"model file {path} is not a {entry.purpose} model (it loads as {exc}); replace it "
+                             "with the right file", fetch=(entry.key,)) from None
+        except DLCError:
+            raise
         except Exception as exc:  # onnx/onnxruntime raise many types for a damaged file
             raise ModelError(
                 f"model file {path} is corrupt or unreadable ({type(exc).__name__}); delete it and download it "
                 "again", fetch=(entry.key,)
             ) from exc
-        if type(model).__name__ != expected_class:
-            raise ModelError(
-                f"model file {path} is not a {entry.purpose} model (it loads as {type(model).__name__}); "
-                "replace it with the right file", fetch=(entry.key,)
-            )
-        return model
 
     def _load_landmarker(self) -> Any:
         from app.core.landmarks import check_landmarker
 
-        model = self._load_insightface(manifest.LANDMARK_2D, "Landmark")
+        model = self._load_onnx(manifest.LANDMARK_2D, "landmarker")
         check_landmarker(model)
         return model
 
-    def _load_restorer(self) -> ort.InferenceSession:
+    # --- the torch backend, where it is chosen (a model it cannot run goes to onnxruntime, said in the log) -----
+    def _torch(self, kind: str, path: Path) -> Any | None:
+        if not self.runtime.on_torch:
+            return None
+        from app.core import torch_backend
+
+        loaders: dict[str, Callable[..., Any]] = {"detector": torch_backend.load_detector,
+                                                  "swapper": torch_backend.load_swapper,
+                                                  "restorer": torch_backend.load_restorer}
+        loader = loaders[kind]
+        try:
+            return loader(path, precision=self.options.precision)
+        except (torch_backend.ConversionError, torch_backend.TorchUnavailable):
+            return None  # logged by the loader: this model runs on onnxruntime
+
+    def _load_detector(self) -> Any:
+        path = self.path(manifest.DETECTOR)
+        if path.is_file() and (model := self._torch("detector", path)) is not None:
+            return model
+        return self._load_onnx(manifest.DETECTOR, "detector")
+
+    def _load_swapper(self) -> Any:
+        path = self.path(manifest.INSWAPPER)
+        if path.is_file() and (model := self._torch("swapper", path)) is not None:
+            return model
+        precision = self.options.precision
+        if precision == "int8":
+            from app.core.int8 import int8_swapper
+
+            return self._load_onnx(manifest.INSWAPPER, "swapper", int8_swapper(self.models_dir))
+        fp32 = self._load_onnx(manifest.INSWAPPER, "swapper")
+        from app.core.fp16_guard import checked_fp16, checked_tensorrt_fp16, tensorrt_fp16
+
+        if tensorrt_fp16(fp32):  # TensorRT builds fp16 kernels from the fp32 file itself (fp16 or auto)
+            return checked_tensorrt_fp16(fp32, self._swapper_on(["CPUExecutionProvider"]),
+                                         lambda: self._swapper_on(self.providers, "fp32"))
+        if precision != "fp16":
+            return fp32
+        fp16_path = self.path(manifest.INSWAPPER_FP16)
+        if not fp16_path.is_file():
+            log.warning("--precision fp16 on onnxruntime needs %s (`models download %s`); the swap runs in fp32",
+                        manifest.INSWAPPER_FP16.relpath, manifest.INSWAPPER_FP16.key)
+            return fp32
+        return checked_fp16(self._load_onnx(manifest.INSWAPPER_FP16, "swapper"), fp32)
+
+    def _swapper_on(self, providers: list[str], precision: str | None = None) -> Any:
+        """The fp32 file's swapper on other providers or at another precision (the fp16 guard's reference)."""
+        from app.core import ort_models
+
+        return ort_models.load(self.path(manifest.INSWAPPER), "swapper", providers,
+                               precision or self.options.precision, entry=manifest.INSWAPPER)
+
+    def _load_restorer(self) -> Any:
         from app.models.gfpgan_convert import ensure_restorer_onnx
+
+        pth = self.path(manifest.RESTORER_PTH)
+        if pth.is_file() and (model := self._torch("restorer", pth)) is not None:  # torch runs the .pth natively
+            return model
+
+        from app.core.ort_session import create_session
 
         path = ensure_restorer_onnx(self.models_dir)
         try:
-            session = ort.InferenceSession(str(path), sess_options=self.session_options(), providers=self.providers)
+            onnx_entry = manifest.RESTORER_ONNX if path == self.path(manifest.RESTORER_ONNX) else None
+            session, _ = create_session(path, self.providers, self.options.precision, entry=onnx_entry)
+        except DLCError:
+            raise
         except Exception as exc:
             raise ModelError(
                 f"model file {path} is corrupt or unreadable ({type(exc).__name__}); delete it and download "
@@ -194,3 +267,15 @@ class ModelSet:
                 "remove it, or replace it", fetch=(manifest.RESTORER_PTH.key,)
             )
         return session
+
+
+def _runs_on_torch(model: Any) -> bool:
+    return model is not None and type(model).__module__.startswith("app.core.torch_backend")
+
+
+def _runs_on(model: Any) -> list[str]:
+    if _runs_on_torch(model):
+        info = getattr(model, "info", model)  # the detector carries its device and precision itself
+        return [f"torch {info.device} {info.precision}"]
+    session = getattr(model, "session", model)
+    return list(session.get_providers())

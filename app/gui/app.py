@@ -16,6 +16,7 @@ from pathlib import Path
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
+from app.core.options import ENGINE_FORM, EngineOptions
 from app.gui.settings import APPLICATION, ORGANIZATION
 
 log = logging.getLogger(__name__)
@@ -27,6 +28,7 @@ class GuiLaunch:
 
     models_dir: Path
     providers: Sequence[str] | None = None
+    engine: EngineOptions | None = None  # backend and precision asked on the command line (else the settings')
     camera: str | None = None  # camera index, video file or stream URL
     source: str | None = None  # a face photo
     live: bool = False  # start the live session at once
@@ -112,6 +114,8 @@ def run_gui(launch: GuiLaunch) -> int:
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
     window = MainWindow(launch.models_dir, launch.providers)
+    if launch.engine is not None:
+        window.controls.engine_controls.set_values(ENGINE_FORM.values(launch.engine))
     window.show()
     configure_window(window, launch)
     if launch.exit_after_s is not None:

@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core.options import LIVE_FORM, SwapOptions
+from app.core.options import ENGINE_FORM, LIVE_FORM, EngineOptions, SwapOptions
 from app.gui.option_controls import OptionControls
 from app.gui.settings import CameraChoice
 from app.live.cameras import CameraEntry
@@ -34,6 +34,7 @@ VIDEO_FILE = "__video_file__"
 
 class ControlsPanel(QWidget):
     options_changed = Signal(object)  # SwapOptions
+    engine_options_changed = Signal(object)  # EngineOptions
     camera_changed = Signal(object)  # CameraChoice (camera, resolution or fps)
     mirror_changed = Signal(bool)
     video_file_requested = Signal()
@@ -93,10 +94,15 @@ class ControlsPanel(QWidget):
         form.addRow(self.virtual_camera_state)
         form.addRow(self.record, self.record_path)
         layout.addWidget(out_box)
-        self._add_options_group(layout, "live", "Rendering")
         self._add_options_group(layout, "mask", "Mask")
         self._add_options_group(layout, "restore", "Restore (GFPGAN)")
         self._add_options_group(layout, "detection", "Detection")
+        self._add_options_group(layout, "live", "Rendering")  # fluid or exact: how live keeps up with the camera
+        # -- how the models run: a new engine (the models load again), so it applies when live starts
+        self.engine_controls = OptionControls(ENGINE_FORM)
+        box = QGroupBox("Performance")
+        self.engine_controls.add_rows(QFormLayout(box), "engine")
+        layout.addWidget(box)
         self.faces = self.option_controls.combo_box("faces")
         self.blend = self.option_controls.slider("blend")
         self.restore = self.option_controls.check_box("restore")
@@ -109,6 +115,7 @@ class ControlsPanel(QWidget):
         self.mirror.toggled.connect(self.mirror_changed)
         self.start_button.clicked.connect(self.live_toggled)
         self.option_controls.changed.connect(self._emit_options)
+        self.engine_controls.changed.connect(self.engine_options_changed)
         self.virtual_camera.toggled.connect(self.virtual_camera_toggled)
         self.record.toggled.connect(self.record_toggled)
         self.record_path.clicked.connect(self.record_path_requested)
@@ -196,7 +203,12 @@ class ControlsPanel(QWidget):
 
     # -- options ------------------------------------------------------------------------------------------
     def options(self) -> SwapOptions:
-        return self.option_controls.options()
+        options: SwapOptions = self.option_controls.options()
+        return options
+
+    def engine_options(self) -> EngineOptions:
+        options: EngineOptions = self.engine_controls.options()
+        return options
 
     def option_values(self) -> dict[str, Any]:
         """Every field's value, the restore ones too while restoration is off (the settings keep them)."""

@@ -31,20 +31,11 @@ class LiveTab(QWidget):
         left_layout.setContentsMargins(12, 12, 12, 12)
         left_layout.setSpacing(12)
         # The source photos and the people can outgrow the column: they scroll, the statistics stay in view.
-        sources = QScrollArea()
-        sources.setObjectName("sourceScroll")
-        sources.setWidgetResizable(True)
-        sources.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        sources.setFrameShape(QFrame.Shape.NoFrame)
-        sources_holder = QWidget()
-        sources_holder.setObjectName("sourceHolder")
-        sources_layout = QVBoxLayout(sources_holder)
-        sources_layout.setContentsMargins(0, 0, 4, 0)
+        sources, sources_layout = _scrolling_column("source", 4)
         sources_layout.setSpacing(14)
         sources_layout.addWidget(self.source_panel)
         sources_layout.addWidget(self.people)
         sources_layout.addStretch(1)
-        sources.setWidget(sources_holder)
         left_layout.addWidget(sources, 1)
         left_layout.addWidget(self.stats, 0)
 
@@ -54,17 +45,8 @@ class LiveTab(QWidget):
         preview_layout.setContentsMargins(0, 0, 0, 0)
         preview_layout.addWidget(self.preview)
 
-        scroll = QScrollArea()
-        scroll.setObjectName("controlsScroll")
-        scroll.setWidgetResizable(True)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        scroll.setFrameShape(QFrame.Shape.NoFrame)
-        holder = QWidget()
-        holder.setObjectName("controlsHolder")
-        holder_layout = QVBoxLayout(holder)
-        holder_layout.setContentsMargins(0, 0, 6, 0)
+        scroll, holder_layout = _scrolling_column("controls", 6)
         holder_layout.addWidget(self.controls)
-        scroll.setWidget(holder)
         scroll.setFixedWidth(320)
 
         layout = QHBoxLayout(self)
@@ -73,3 +55,19 @@ class LiveTab(QWidget):
         layout.addWidget(left)
         layout.addWidget(preview_card, 1)
         layout.addWidget(scroll)
+
+
+def _scrolling_column(name: str, right_margin: int) -> tuple[QScrollArea, QVBoxLayout]:
+    """A vertically scrolling column (objects `<name>Scroll` / `<name>Holder` for the style sheet) and its
+    layout."""
+    scroll = QScrollArea()
+    scroll.setObjectName(f"{name}Scroll")
+    scroll.setWidgetResizable(True)
+    scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+    scroll.setFrameShape(QFrame.Shape.NoFrame)
+    holder = QWidget()
+    holder.setObjectName(f"{name}Holder")
+    layout = QVBoxLayout(holder)
+    layout.setContentsMargins(0, 0, right_margin, 0)
+    scroll.setWidget(holder)
+    return scroll, layout

@@ -13,7 +13,8 @@ from PySide6.QtCore import QSettings, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import QFileDialog, QMainWindow, QTabWidget, QVBoxLayout, QWidget
 
-from app.core.options import SwapOptions
+from app.core.options import ENGINE_FORM, EngineOptions, SwapOptions
+from app.core.ort_runtime import onnxruntime_problem
 from app.errors import DLCError
 from app.gui.banner import Banner
 from app.gui.face_map_controller import FaceMapController
@@ -50,7 +51,7 @@ class MainWindow(QMainWindow):
         self.model_files = list(model_files)
         self.store = SettingsStore(settings)
         self.tasks = TaskRunner(self._report_exception)
-        self.engines = EngineHolder(self.models_dir, providers)
+        self.engines = EngineHolder(self.models_dir, providers, self.store.engine_options())
         self.models_dialog: ModelsDialog | None = None
         self._closing = False
 
@@ -118,6 +119,7 @@ class MainWindow(QMainWindow):
     def _wire(self) -> None:
         c, live = self.controls, self.live
         c.options_changed.connect(self._options_changed)
+        c.engine_options_changed.connect(self._engine_options_changed)
         c.camera_changed.connect(self._camera_changed)
         c.mirror_changed.connect(self._mirror_changed)
         c.video_file_requested.connect(self._ask_video_file)
@@ -157,6 +159,7 @@ class MainWindow(QMainWindow):
         self.controls.set_cameras([], camera.spec)
         # Restore saved as on: the restorer is loaded (and checked) first, as when the user ticks it.
         self.controls.show_options(self.store.option_values())
+        self.controls.engine_controls.set_values(self.store.option_values(ENGINE_FORM))
         self.live.set_options(self.restore_gate.usable(self.controls.options()))
         self.live.record_path = self.store.text("record/path")
         self.controls.set_record_path(self.live.record_path)
@@ -204,6 +207,15 @@ class MainWindow(QMainWindow):
             self.restore_gate.prepare()
         self.controls.set_restore_preparing(options.restore is not None and self.restore_gate.preparing)
         self.live.set_options(self.restore_gate.usable(options))  # restoration only once its model is loaded
+
+    def _engine_options_changed(self, options: EngineOptions) -> None:
+        """A new backend or precision: the models load again with it; a running live session keeps its engine."""
+        if options == self.engines.options:
+            return
+        self.store.save_option_values(self.controls.engine_controls.values(), ENGINE_FORM)
+        self.engines.use(options)
+        if self.live.live:
+            self.show_message("The new backend and precision apply when live starts again.", "info")
 
     def _restorer_ready(self) -> None:
         self.controls.set_restore_preparing(False)
@@ -301,7 +313,8 @@ class MainWindow(QMainWindow):
 
     def open_models_dialog(self, first_start: bool = False) -> ModelsDialog:
         if self.models_dialog is None:
-            self.models_dialog = ModelsDialog(self.models_dir, self.tasks, self.model_files, first_start, parent=self)
+            self.models_dialog = ModelsDialog(self.models_dir, self.tasks, self.model_files, first_start, parent=self,
+                                              source_photos=self._source_photo_paths)
             self.models_dialog.models_changed.connect(self._models_changed)
         else:
             self.models_dialog.refresh(full=False)
@@ -315,6 +328,13 @@ class MainWindow(QMainWindow):
             self.open_models_dialog(first_start=True)
             names = ", ".join(s.file.relpath + (" (damaged)" if s.status is Status.CORRUPT else "") for s in bad)
             self.show_message(f"Model files are missing: {names}. Download them in the Models dialog.", "warning")
+        missing_runtime = onnxruntime_problem()
+        if missing_runtime is not None:  # nothing can run without it: this message is the one left showing
+            self.show_message(missing_runtime, "error")
+
+    def _source_photo_paths(self) -> list[Path]:
+        """The source photos in use (those not left out): the int8 build calibrates on them too."""
+        return [Path(p) for p in self.source.paths if p not in self.source.left_out]
 
     def _models_changed(self) -> None:
         if not self.live.live:

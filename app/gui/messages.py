@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from app.core.int8 import Int8NotReady
 from app.errors import DLCError, ModelError
 
 MODELS_DIALOG = "Tools \u25b8 Models\u2026"
@@ -17,6 +18,8 @@ def user_text(exc: BaseException) -> str:
     if not isinstance(exc, DLCError):
         return f"{type(exc).__name__}: {exc}"
     text = str(exc)
-    if isinstance(exc, ModelError) and exc.fetch is not None:
+    if isinstance(exc, Int8NotReady) and exc.fix in ("build", "calibrate"):
+        text += f"\nBuild it with Optimize for CPU\u2026 in {MODELS_DIALOG}, or choose another precision."
+    elif isinstance(exc, ModelError) and exc.fetch is not None:
         text += f"\nDownload it in {MODELS_DIALOG}."
     return text

@@ -12,7 +12,7 @@ from typing import Any
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import QCheckBox, QComboBox, QFormLayout, QHBoxLayout, QLabel, QSlider, QSpinBox, QWidget
 
-from app.core.options import Form, FormField, SwapOptions
+from app.core.options import Form, FormField
 
 
 class ValueSlider(QWidget):
@@ -117,9 +117,9 @@ class _Control:
 class OptionControls(QObject):
     """Widgets for the fields of a form; `changed` carries the new options after every user change."""
 
-    changed = Signal(object)  # SwapOptions
+    changed = Signal(object)  # the form's options (SwapOptions, EngineOptions)
 
-    def __init__(self, form: Form[SwapOptions]) -> None:
+    def __init__(self, form: Form[Any]) -> None:
         super().__init__()
         self.form = form
         self._controls = {f.key: _Control(f) for f in form}
@@ -162,7 +162,7 @@ class OptionControls(QObject):
     def values(self) -> dict[str, Any]:
         return {key: control.get() for key, control in self._controls.items()}
 
-    def options(self) -> SwapOptions:
+    def options(self) -> Any:
         return self.form.build(self.values())
 
     def set_values(self, values: dict[str, Any]) -> None:

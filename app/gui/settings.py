@@ -8,7 +8,7 @@ from typing import Any
 
 from PySide6.QtCore import QByteArray, QSettings
 
-from app.core.options import LIVE_FORM, Form, SwapOptions
+from app.core.options import ENGINE_FORM, LIVE_FORM, EngineOptions, Form, SwapOptions
 from app.errors import OptionError
 
 log = logging.getLogger(__name__)
@@ -80,7 +80,7 @@ class SettingsStore:
         return self.qsettings.value(key)
 
     # -- options ------------------------------------------------------------------------------------------
-    def option_values(self, form: Form[SwapOptions] = LIVE_FORM) -> dict[str, Any]:
+    def option_values(self, form: Form[Any] = LIVE_FORM) -> dict[str, Any]:
         """The stored value of every field of `form` (its key is the field's settings key); a missing or
         unreadable one is the field's default. The desktop app's form is the live one (the swap options and
         how live renders)."""
@@ -96,10 +96,13 @@ class SettingsStore:
             values[f.key] = value
         return values
 
-    def options(self, form: Form[SwapOptions] = LIVE_FORM) -> SwapOptions:
-        return form.build(self.option_values(form))
+    def options(self) -> SwapOptions:
+        return LIVE_FORM.build(self.option_values(LIVE_FORM))
 
-    def save_option_values(self, values: dict[str, Any], form: Form[SwapOptions] = LIVE_FORM) -> None:
+    def engine_options(self) -> EngineOptions:
+        return ENGINE_FORM.build(self.option_values(ENGINE_FORM))
+
+    def save_option_values(self, values: dict[str, Any], form: Form[Any] = LIVE_FORM) -> None:
         for f in form:
             if f.key in values:
                 self.qsettings.setValue(f.settings_key, values[f.key])

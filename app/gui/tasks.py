@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from app.core.engine import Engine
+from app.core.options import EngineOptions
 from app.core.sessions import ModelSet
 
 log = logging.getLogger(__name__)
@@ -32,18 +33,27 @@ CANCELLED_JOB_GRACE_S = 5.0  # how long closing waits for cancelled long jobs to
 
 
 class EngineHolder:
-    """One Engine over one ModelSet; `reset()` after the models folder changed (a download, a located file)."""
+    """One Engine over one ModelSet; `reset()` after the models folder changed (a download, a located file) or
+    the backend or precision did (`use`)."""
 
-    def __init__(self, models_dir: Path, providers: Sequence[str] | None = None) -> None:
+    def __init__(self, models_dir: Path, providers: Sequence[str] | None = None,
+                 options: EngineOptions | None = None) -> None:
         self.models_dir = Path(models_dir)
         self.providers = list(providers) if providers else None
+        self.options = options or EngineOptions()
         self._engine: Engine | None = None
 
     @property
     def engine(self) -> Engine:
         if self._engine is None:
-            self._engine = Engine(ModelSet(self.models_dir, self.providers))
+            self._engine = Engine(ModelSet(self.models_dir, self.providers, self.options))
         return self._engine
+
+    def use(self, options: EngineOptions) -> None:
+        """Run the models this way from the next engine on."""
+        if options != self.options:
+            self.options = options
+            self.reset()
 
     def reset(self) -> None:
         self._engine = None

@@ -27,6 +27,7 @@ from app.media.writer import (
     add_audio_streams,
     audio_packets,
     flush_audio,
+    mux,
     plan_audio,
 )
 
@@ -125,12 +126,7 @@ class ChunkJoiner:
             self._mux(audio_packets(self._audio_out, self.plan.encode, item))
 
     def _mux(self, packets: list[Any]) -> None:
-        try:
-            self._container.mux(packets)
-        except av.FFmpegError as exc:
-            raise OutputError(f"writing {self.output} failed: {exc}") from exc
-        except OSError as exc:
-            raise OutputError(f"writing {self.output} failed: {exc.strerror or exc}") from exc
+        mux(self._container, packets, self.output)
 
     def commit(self) -> Path:
         """Write the rest of the audio, close, and rename the temp file to the output name."""

@@ -148,13 +148,7 @@ class VideoReader:
         try:
             for packet in c.demux(wanted):
                 if packet.stream.type == "audio":
-                    i = index_of[packet.stream.index]
-                    if i in copy_audio:
-                        if packet.size and packet.dts is not None:
-                            yield AudioItem(i, packet)
-                    else:
-                        for aframe in packet.decode():
-                            yield AudioItem(i, aframe)
+                    yield from _audio_items(packet, index_of[packet.stream.index], copy_audio)
                     continue
                 for vframe in packet.decode():
                     pts = vframe.pts
@@ -185,13 +179,7 @@ class VideoReader:
         index_of = {s.index: i for i, s in enumerate(audio)}
         try:
             for packet in self._container.demux(wanted):
-                i = index_of[packet.stream.index]
-                if i in copy_audio:
-                    if packet.size and packet.dts is not None:
-                        yield AudioItem(i, packet)
-                else:
-                    for aframe in packet.decode():
-                        yield AudioItem(i, aframe)
+                yield from _audio_items(packet, index_of[packet.stream.index], copy_audio)
         except av.FFmpegError as exc:
             raise InputError(f"{self.path}: reading its audio failed ({_reason(exc)})") from exc
 
@@ -221,3 +209,14 @@ def is_video(path: str | os.PathLike[str]) -> bool:
     except InputError:
         return False
     return True
+
+
+def _audio_items(packet: Any, stream: int, copy_audio: set[int] | frozenset[int]) -> Iterator[AudioItem]:
+    """An audio packet as items: itself when its stream is copied (not the empty ones that end a stream), else
+    its decoded frames."""
+    if stream in copy_audio:
+        if packet.size and packet.dts is not None:
+            yield AudioItem(stream, packet)
+    else:
+        for aframe in packet.decode():
+            yield AudioItem(stream, aframe)

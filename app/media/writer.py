@@ -182,12 +182,7 @@ class VideoWriter:
         self._mux(audio_packets(self._audio_out, self._encode_audio, item))
 
     def _mux(self, packets: Any) -> None:
-        try:
-            self._container.mux(packets)
-        except av.FFmpegError as exc:
-            raise OutputError(f"writing {self.output} failed: {exc}") from exc
-        except OSError as exc:
-            raise OutputError(f"writing {self.output} failed: {exc.strerror or exc}") from exc
+        mux(self._container, packets, self.output)
 
     def close(self) -> None:
         """Flush the encoders and close the temp file (still under its temp name)."""
@@ -219,3 +214,13 @@ class VideoWriter:
                 log.debug("closing the unfinished %s failed", self.temp, exc_info=True)
             self._container = None
         self.temp.unlink(missing_ok=True)
+
+
+def mux(container: Any, packets: Any, output: Path) -> None:
+    """Write packets, FFmpeg's and the disk's failures as OutputErrors naming the output."""
+    try:
+        container.mux(packets)
+    except av.FFmpegError as exc:
+        raise OutputError(f"writing {output} failed: {exc}") from exc
+    except OSError as exc:
+        raise OutputError(f"writing {output} failed: {exc.strerror or exc}") from exc

@@ -167,6 +167,25 @@ INSWAPPER = ModelFile(
     ),
 )
 
+# Opt-in: the same swapper in fp16 for onnxruntime on a GPU (--precision fp16), checked against fp32 on a probe
+# face at load (app/core/fp16_guard.py). Half the size; the torch backend makes its own fp16 from the fp32 file.
+INSWAPPER_FP16 = ModelFile(
+    "inswapper-fp16",
+    "inswapper_128_fp16.onnx",
+    "face swap, fp16 (onnxruntime on a GPU, --precision fp16)",
+    False,
+    size=277_680_638,
+    sha256="6d51a9278a1f650cffefc18ba53f38bf2769bf4bbff89267822cf72945f8a38b",
+    hash_confirmed=True,
+    provenance=(
+        "size and SHA-256 from public manifests that pin FaceFusion's published asset (the project's issue 11 "
+        "records both); FaceFusion itself publishes CRC32 only"
+    ),
+    licence=INSIGHTFACE_LICENCE,
+    licence_url=INSIGHTFACE_LICENCE_URL,
+    urls=("https://github.com/facefusion/facefusion-assets/releases/download/models/inswapper_128_fp16.onnx",),
+)
+
 DETECTOR = _buffalo(
     "detector",
     "det_10g.onnx",
@@ -257,6 +276,7 @@ RESTORER_ONNX = ModelFile(
 
 MODEL_FILES: tuple[ModelFile, ...] = (
     INSWAPPER,
+    INSWAPPER_FP16,
     DETECTOR,
     RECOGNIZER,
     LANDMARK_2D,

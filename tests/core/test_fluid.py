@@ -15,7 +15,7 @@ import pytest
 
 from app.core.engine import Engine, SourceFace
 from app.core.face_map import Assignment, FaceMap
-from app.core.fluid import FluidStage, KeptSwap, SwapBatch, SwapJob, SwapKeeper
+from app.core.fluid import FluidStage, KeptSwap, SwapBatch, SwapJob, SwapKeeper, restored
 from app.core.fluid_look import FadeConfig, follow_weight, shape_change
 from app.core.landmarks import follow_landmarks
 from app.core.options import RestoreOptions, SwapOptions
@@ -337,3 +337,41 @@ def test_a_stream_without_a_swapper_and_a_still_stay_exact(engine: Engine, sourc
     assert still.render.mode == "exact"
     expected = engine.swap(t1, list(still.faces), [source] * len(still.faces), PLAIN).frame
     assert np.array_equal(still.frame, expected)
+
+
+def test_the_fluid_render_on_the_torch_device_path_matches_the_cpu_one(engine: Engine,
+                                                                       standin_models_dir: Path) -> None:
+    """Kept swaps made on the device (torch, here on the CPU) are pasted there, a fading one at its share of the
+    blend; a restored swap (kept on the host) and a device one are pasted together in one frame."""
+    from app.core.options import EngineOptions
+
+    device = Engine(ModelSet(standin_models_dir, ["CPUExecutionProvider"], EngineOptions(backend="torch")))
+    t1 = photos.t1().image
+    fade = FadeConfig()
+    moved, turned = t1_face(1, dx=5.0, dy=-2.0), nose_pushed(t1_face(0), (fade.full + fade.gone) / 2)
+    outs = {}
+    for name, eng in (("cpu", engine), ("device", device)):
+        src = eng.prepare_source(photos.astronaut().image)
+        stage = FluidStage(eng, InlineSwapper(1))
+        stage.face_ms = 1.0  # a fast swapper: one job swaps both
+        people = [person(t1_face(0), src, 1), person(t1_face(1), src, 2)]
+        render(stage, t1, people, seq=0)
+        render(stage, t1, people, seq=1)
+        stage.swapper = InlineSwapper(10**9)
+        outs[name], info = render(stage, shifted(t1, 0.0, 0.0), [person(turned, src, 1), person(moved, src, 2)],
+                                  seq=2)
+        assert info.shown == 2 and info.faded == 1
+    assert device.models.on_device("swapper")
+    assert np.abs(outs["cpu"].astype(int) - outs["device"]).max() <= 2
+
+    src = device.prepare_source(photos.astronaut().image)
+    restored_swap = restored(device, t1, device.swap_crops(t1, [t1_face(0)], [src]), RestoreOptions(), False)[0]
+    device_swap = device.swap_crops(t1, [t1_face(1)], [src])[0]
+    assert isinstance(restored_swap.crop, np.ndarray) and not isinstance(device_swap.crop, np.ndarray)
+    stage = FluidStage(device, InlineSwapper(10**9))
+    stage.keeper.store([KeptSwap(restored_swap, 1, 0, 0.0), KeptSwap(device_swap, 2, 0, 0.0)])
+    out, info = render(stage, t1, [person(t1_face(0), src, 1), person(t1_face(1), src, 2)], seq=1)
+    assert info.shown == 2
+    for i in (0, 1):
+        x1, y1, x2, y2 = (int(v) for v in t1_face(i).box)
+        assert np.abs(out[y1:y2, x1:x2].astype(int) - t1[y1:y2, x1:x2]).mean() > 5.0  # both pasted

@@ -248,3 +248,34 @@ def test_a_read_only_models_folder_is_an_output_error(int8_models_dir: Path) -> 
             build_int8_swapper(int8_models_dir)
     finally:
         int8_models_dir.chmod(0o755)
+
+
+def test_without_insightface_the_astronaut_is_held_back_and_your_photos_calibrate(
+        int8_models_dir: Path, photo_files: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    """insightface is no run-time dependency: without its sample photos the astronaut is the only shipped face;
+    it is held back to measure on, the user's faces calibrate, and the report says which photos were used."""
+    from app.core import int8_calibration
+
+    monkeypatch.setattr(int8_calibration, "insightface_images", lambda: None)  # as where it is not installed
+    assert [p.name for p in shipped_photos()] == ["astronaut.png"]
+    with pytest.raises(NoFaceError, match="not installed") as err:
+        build_int8_swapper(int8_models_dir)
+    assert "give photos of the faces you will swap in" in str(err.value)
+    report = build_int8_swapper(int8_models_dir, [photo_files["t1"]])
+    assert report.held_out_faces == ("astronaut.png#1", "astronaut.png#1 mirrored")
+    assert len(report.calibration_faces) == 12 and all(c.startswith("source t1.png#") for c in report.calibration_faces)
+    assert report.shipped_photos == ("scikit-image astronaut.png",)
+    assert "insightface's sample photos were not" in report.summary()
+    saved = Int8Report.from_json(json.loads(report_path(int8_path(int8_models_dir / SOURCE, report.source_sha256))
+                                            .read_text()))
+    assert saved.shipped_photos == report.shipped_photos
+
+
+def test_reports_name_the_shipped_photos_and_older_reports_still_load(int8_models_dir: Path) -> None:
+    report = build_int8_swapper(int8_models_dir)
+    assert report.shipped_photos == ("insightface t1.jpg", "insightface Tom_Hanks_54745.png",
+                                     "scikit-image astronaut.png")
+    assert "Shipped photos used: insightface t1.jpg" in report.summary()
+    data = report.to_json()
+    del data["shipped_photos"]  # a report written before the field existed
+    assert Int8Report.from_json(data).shipped_photos == ()

@@ -36,3 +36,21 @@ def test_loaded_models_report_their_provider(standin_models_dir):
     models = ModelSet(standin_models_dir, ["CPUExecutionProvider"])
     _ = models.detector, models.swapper
     assert models.loaded_providers() == {"detector": ["CPUExecutionProvider"], "swapper": ["CPUExecutionProvider"]}
+
+
+def test_automatic_choice_leaves_tensorrt_out_without_its_libraries(monkeypatch: pytest.MonkeyPatch,
+                                                                    caplog: pytest.LogCaptureFixture) -> None:
+    """onnxruntime-gpu lists TensorRT whether or not its libraries are installed (a GPU build cannot run here:
+    its list is given); without them every session would fail over noisily, so `auto` skips it."""
+    from app.core import ort_runtime, providers
+
+    gpu_build = ["TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"]
+    monkeypatch.setattr(providers, "available_providers", lambda: list(gpu_build))
+    monkeypatch.setattr(providers, "tensorrt_usable", lambda: False)
+    with caplog.at_level(logging.INFO):
+        assert choose_providers() == ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    assert "pip install tensorrt" in caplog.text
+    assert choose_providers(["TensorrtExecutionProvider", "CPUExecutionProvider"])[0] == "TensorrtExecutionProvider"
+    monkeypatch.setattr(providers, "tensorrt_usable", lambda: True)
+    assert choose_providers() == gpu_build
+    assert ort_runtime.tensorrt_usable() is False  # this machine: no TensorRT anywhere

@@ -94,6 +94,17 @@ def test_first_start_without_models_opens_the_dialog(make_window: Any, tmp_path:
     assert w.banner.level == "warning" and "missing" in w.banner.text
 
 
+def test_a_start_without_onnxruntime_says_what_to_install(make_window: Any, standin_models_dir: Path, qtbot: Any,
+                                                          monkeypatch: Any) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # `import onnxruntime` fails, as if never installed
+    w = make_window(standin_models_dir, check_models=True)
+    qtbot.waitUntil(lambda: w.banner.isVisible() and w.banner.level == "error", timeout=5000)
+    # the message left showing, after the model check's own (the stand-ins are not the manifest's files)
+    assert 'pip install "deep-live-cam[cpu]"' in w.banner.text and "[gpu]" in w.banner.text
+
+
 def test_statistics_show_every_stage_that_adds_up_to_the_total(make_window: Any, standin_models_dir: Path) -> None:
     from app.live.stats import StatsSnapshot
 

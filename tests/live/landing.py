@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import threading
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -288,7 +289,9 @@ def _summarise(clip: Clip, landing: Landing, offsets: npt.NDArray[np.float64], f
     still = sorted(i for i in landing.centres if warm <= i < clip.still)
     moving = sorted(i for i in landing.centres if i >= clip.still + 6)  # past the start of the motion
     rel_still = np.array([landing.centres[i] - clip.truth_centres(i) for i in still])  # (n, faces, 2)
-    bias = np.nanmean(rel_still, axis=0)  # where the changed region's centroid sits on each face
+    with warnings.catch_warnings():  # a face that never lay wholly in view has no bias: NaN, left out below
+        warnings.simplefilter("ignore", RuntimeWarning)
+        bias = np.nanmean(rel_still, axis=0)  # where the changed region's centroid sits on each face
     deviation = rel_still - bias
     landing_rms = float(np.sqrt(np.nanmean(deviation ** 2)))
     detection_rms = float(np.sqrt(np.mean(offsets ** 2)))

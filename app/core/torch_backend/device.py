@@ -23,12 +23,22 @@ TORCH_HINT = 'pip install "deep-live-cam[torch]"'
 DEVICE_CHOICES = ("auto", "cuda", "rocm", "mps", "cpu")
 
 
-def torch_importable() -> bool:
-    """Whether a torch package is installed (asked without importing it: that takes seconds)."""
+def _installed(package: str) -> bool:
+    """Whether `package` is installed, asked without importing it (torch takes seconds)."""
     try:
-        return importlib.util.find_spec("torch") is not None
+        return importlib.util.find_spec(package) is not None
     except (ImportError, ValueError, AttributeError):  # a broken or blocked entry in sys.modules
         return False
+
+
+def torch_importable() -> bool:
+    """Whether a torch package is installed."""
+    return _installed("torch")
+
+
+def onnx2torch_importable() -> bool:
+    """Whether onnx2torch, which the torch backend needs for the ONNX files, is installed."""
+    return _installed("onnx2torch")
 
 
 def import_torch() -> ModuleType:

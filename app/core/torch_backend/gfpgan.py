@@ -24,7 +24,8 @@ import numpy as np
 import torch
 from torch import Tensor, fx
 
-from app.core.torch_backend import graph_passes, probe
+from app.core import probe
+from app.core.torch_backend import graph_passes
 from app.core.torch_backend import precision as prec
 from app.core.torch_backend.device import (
     ChannelsLast,

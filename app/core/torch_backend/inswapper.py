@@ -30,8 +30,9 @@ import torch
 from onnx import numpy_helper
 from torch import Tensor
 
+from app.core import probe
 from app.core.swap import source_latent
-from app.core.torch_backend import ConversionError, graph_passes, probe
+from app.core.torch_backend import ConversionError, graph_passes
 from app.core.torch_backend import precision as prec
 from app.core.torch_backend.convert import convert_onnx, load_onnx
 from app.core.torch_backend.device import (

@@ -26,7 +26,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from app.core.torch_backend import ConversionError, graph_passes, probe
+from app.core import probe
+from app.core.torch_backend import ConversionError, graph_passes
 from app.core.torch_backend import precision as prec
 from app.core.torch_backend.convert import Converted, convert_onnx, load_onnx, outputs_as_list
 from app.core.torch_backend.device import (

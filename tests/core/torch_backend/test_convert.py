@@ -13,7 +13,8 @@ import pytest
 import torch
 from onnx import TensorProto, helper, numpy_helper
 
-from app.core.torch_backend import ConversionError, graph_passes, probe
+from app.core import probe
+from app.core.torch_backend import ConversionError, graph_passes
 from app.core.torch_backend.convert import convert_onnx, import_onnx2torch, missing_converters
 from tests.core.torch_backend.conftest import CPU
 from tests.standins import letterbox_blob, photos

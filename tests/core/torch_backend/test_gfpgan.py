@@ -11,7 +11,8 @@ import onnxruntime as ort
 import pytest
 import torch
 
-from app.core.torch_backend import load_restorer, probe
+from app.core import probe
+from app.core.torch_backend import load_restorer
 from app.core.torch_backend.gfpgan import FP16_BOUND, TorchRestorer
 from app.errors import ModelError
 from app.models.gfpgan_convert import ensure_restorer_onnx

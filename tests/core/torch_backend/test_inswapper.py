@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 import torch
 
+from app.core import probe
 from app.core.swap import source_latent, swap_crop
-from app.core.torch_backend import ConversionError, load_swapper, probe
+from app.core.torch_backend import ConversionError, load_swapper
 from app.core.torch_backend.inswapper import TorchInswapper
 from tests.core.torch_backend.conftest import insightface_model
 from tests.standins import build_inswapper, photos
