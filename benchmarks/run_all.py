@@ -19,6 +19,7 @@ BENCHMARKS = {
     "live_handoff": ["-m", "benchmarks.bench_live_handoff"],
     "live_loop": ["-m", "benchmarks.bench_live_loop"],
     "landing": ["-m", "benchmarks.bench_landing"],
+    "fluid": ["-m", "benchmarks.bench_fluid"],
     "video": ["-m", "benchmarks.bench_video"],
     "api": ["-m", "benchmarks.bench_api"],
     "gui_paint": ["-m", "benchmarks.bench_gui_paint"],
