@@ -474,7 +474,8 @@ def int8_models_dir(cache_dir: Path = CACHE_DIR) -> Path:
 def build_inswapper_int8(cache_dir: Path = CACHE_DIR, force: bool = False) -> Path:
     """The app's int8 build of the faithful inswapper (built once per faithful file; kept whatever its quality,
     since benchmarks time it either way: see its report beside it)."""
-    from app.core.int8 import build_int8_swapper, int8_status
+    from app.core.int8 import int8_status
+    from app.core.int8_build import build_int8_swapper
 
     folder = int8_models_dir(cache_dir)
     status = int8_status(folder)

@@ -233,7 +233,7 @@ class _StageBars:
 
 
 def _cmd_optimize(args: argparse.Namespace, models_dir: Path, out: TextIO, err: TextIO) -> int:
-    from app.core.int8 import build_int8_swapper
+    from app.core.int8_build import build_int8_swapper
 
     if not args.min_psnr > 0:
         raise OptionError(f"--min-psnr must be a positive number of dB, got {args.min_psnr}")

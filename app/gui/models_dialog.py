@@ -354,7 +354,7 @@ class ModelsDialog(QDialog):
         self.progress_label.setText(f"Optimizing for CPU: {stage} ({count})")
 
     async def _optimize(self, photos: list[Path]) -> None:
-        from app.core.int8 import build_int8_swapper
+        from app.core.int8_build import build_int8_swapper
 
         message, report = "", None
         try:

@@ -184,7 +184,7 @@ def test_int8_asked_for_before_it_is_built_is_a_model_error(standin_models_dir: 
 
 def test_int8_once_built_and_enabled_is_the_swapper(int8_models_dir: Path) -> None:
     """`--precision int8` on the CPU: the int8 copy `models optimize` built and checked is the one that swaps."""
-    from app.core.int8 import build_int8_swapper
+    from app.core.int8_build import build_int8_swapper
 
     report = build_int8_swapper(int8_models_dir)
     assert report.enabled, report.summary()

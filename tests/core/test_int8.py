@@ -16,7 +16,8 @@ import pytest
 from onnx import numpy_helper
 
 from app.core import int8 as int8_mod
-from app.core.int8 import build_int8_swapper, int8_path, int8_status, int8_swapper, report_path
+from app.core.int8 import int8_path, int8_status, int8_swapper, report_path
+from app.core.int8_build import build_int8_swapper
 from app.core.int8_calibration import collect_faces, shipped_photos, split
 from app.core.int8_quantize import load_source, psnr, session, to_pixels
 from app.core.int8_report import Int8Report
