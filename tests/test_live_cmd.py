@@ -173,7 +173,8 @@ def test_closing_the_preview_window_stops_the_session(live_setup, qtbot):
 
 def test_the_live_worker_never_loads_the_restorer(live_setup):
     """Restore asked for before the restorer is loaded: frames go out unrestored, the session says so, and
-    once a front end has loaded it, restoration runs."""
+    once a front end has loaded it, restoration runs. The exact render, where the worker itself restores: auto
+    would pick fluid on a loaded machine, and there the swapper's thread restores (tests/core/test_fluid.py)."""
     import time
 
     from app.core.engine import RESTORER_NOT_READY, Engine
@@ -187,7 +188,7 @@ def test_the_live_worker_never_loads_the_restorer(live_setup):
     frames = live_setup["frames"]
     camera = SyntheticCamera(640, 360, 30.0, make=lambda i: frames[i % len(frames)])  # endless, like a webcam
     session = LiveSession(engine, camera,
-                          options=SwapOptions(restore=RestoreOptions()),
+                          options=SwapOptions(restore=RestoreOptions(), render="exact"),
                           face_source=engine.prepare_source(live_setup["frames"][0]))
     session.start()
     try:
