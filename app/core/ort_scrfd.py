@@ -18,10 +18,11 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
+from app.core.scrfd_rules import NMS_THRESH, letterbox_size, max_num_choice, nms
+
 Array = npt.NDArray[np.float32]
 MEAN, STD = 127.5, 128.0
 DEFAULT_SIZE = (640, 640)
-NMS_THRESH = 0.4
 # outputs -> (feature map count, strides, anchors per position, keypoints): insightface's SCRFD._init_vars
 LAYOUTS = {
     6: (3, (8, 16, 32), 2, False),
@@ -33,15 +34,7 @@ LAYOUTS = {
 
 def letterbox(img: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray, float]:
     """The image resized into `size` (width, height) keeping its aspect, top-left, on black; and det_scale."""
-    im_ratio = float(img.shape[0]) / img.shape[1]
-    model_ratio = float(size[1]) / size[0]
-    if im_ratio > model_ratio:
-        new_height = size[1]
-        new_width = int(new_height / im_ratio)
-    else:
-        new_width = size[0]
-        new_height = int(new_width * im_ratio)
-    det_scale = float(new_height) / img.shape[0]
+    new_width, new_height, det_scale = letterbox_size(img.shape[0], img.shape[1], size)
     canvas = np.zeros((size[1], size[0], 3), dtype=np.uint8)
     canvas[:new_height, :new_width, :] = cv2.resize(img, (new_width, new_height))
     return canvas, det_scale
@@ -61,23 +54,6 @@ def distance2kps(points: Array, distance: Array) -> Array:
         preds.append(points[:, i % 2] + distance[:, i])
         preds.append(points[:, i % 2 + 1] + distance[:, i + 1])
     return np.stack(preds, axis=-1)
-
-
-def nms(dets: Array, thresh: float) -> list[int]:
-    """Greedy NMS over [K,5] (x1, y1, x2, y2, score), with insightface's +1 areas."""
-    x1, y1, x2, y2, scores = dets[:, 0], dets[:, 1], dets[:, 2], dets[:, 3], dets[:, 4]
-    areas = (x2 - x1 + 1) * (y2 - y1 + 1)
-    order = np.argsort(-scores, kind="stable")
-    keep = []
-    while order.size > 0:
-        i = order[0]
-        keep.append(int(i))
-        w = np.maximum(0.0, np.minimum(x2[i], x2[order[1:]]) - np.maximum(x1[i], x1[order[1:]]) + 1)
-        h = np.maximum(0.0, np.minimum(y2[i], y2[order[1:]]) - np.maximum(y1[i], y1[order[1:]]) + 1)
-        inter = w * h
-        ovr = inter / (areas[i] + areas[order[1:]] - inter)
-        order = order[np.where(ovr <= thresh)[0] + 1]
-    return keep
 
 
 class OrtSCRFD:
@@ -135,8 +111,7 @@ class OrtSCRFD:
         det = pre_det[keep, :]
         if kpss is not None:
             kpss = kpss[keep, :, :]
-        if 0 < max_num < det.shape[0]:
-            det, kpss = _max_num(det, kpss, img.shape[:2], max_num, metric)
+        det, kpss = max_num_choice(det, kpss, img.shape[:2], max_num, metric)
         return det, kpss
 
     def forward(self, img: np.ndarray, threshold: float) -> tuple[list[Array], list[Array], list[Array]]:
@@ -174,15 +149,3 @@ class OrtSCRFD:
                 if len(self._centres) < 100:  # one entry per detector size and stride
                     self._centres[key] = centres
         return centres
-
-
-def _max_num(det: Array, kpss: Array | None, shape: tuple[int, ...], max_num: int,
-             metric: str) -> tuple[Array, Array | None]:
-    """insightface's max_num choice: the biggest faces ('max'), or the biggest and most central ones."""
-    area = (det[:, 2] - det[:, 0]) * (det[:, 3] - det[:, 1])
-    centre_y, centre_x = shape[0] // 2, shape[1] // 2
-    offsets = np.vstack([(det[:, 0] + det[:, 2]) / 2 - centre_x, (det[:, 1] + det[:, 3]) / 2 - centre_y])
-    offset_dist_squared = np.sum(np.power(offsets, 2.0), 0)
-    values = area if metric == "max" else area - offset_dist_squared * 2.0
-    chosen = np.argsort(values)[::-1][:max_num]
-    return det[chosen, :], (kpss[chosen, :] if kpss is not None else None)

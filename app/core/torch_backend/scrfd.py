@@ -27,6 +27,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from app.core import probe
+from app.core.scrfd_rules import letterbox_size, max_num_choice
 from app.core.torch_backend import ConversionError, graph_passes
 from app.core.torch_backend import precision as prec
 from app.core.torch_backend.convert import Converted, convert_onnx, load_onnx, outputs_as_list
@@ -47,19 +48,6 @@ DEFAULT_SIZE = (640, 640)
 FP16_BOUND = Bound(mean=0.01, p99=0.1, unit="(scores, stride units)")
 DEVICE_NMS_MAX = 2048  # above this many candidates the overlap matrix would be large: NMS on the host instead
 MEAN, STD = 127.5, 128.0
-
-
-def letterbox_size(height: int, width: int, size: tuple[int, int]) -> tuple[int, int, float]:
-    """SCRFD's letterbox: (new_width, new_height, det_scale) for an image into `size` (width, height)."""
-    im_ratio = float(height) / width
-    model_ratio = float(size[1]) / size[0]
-    if im_ratio > model_ratio:
-        new_height = size[1]
-        new_width = int(new_height / im_ratio)
-    else:
-        new_width = size[0]
-        new_height = int(new_width * im_ratio)
-    return new_width, new_height, float(new_height) / height
 
 
 @dataclass
@@ -214,7 +202,7 @@ class TorchSCRFD:
 
     def _finish(self, outs: list[Tensor], size: tuple[int, int], det_scale: float, shape: tuple[int, int],
                 max_num: int, metric: str, det_thresh: float | None) -> tuple[np.ndarray, np.ndarray | None]:
-        from app.core.torch_backend.scrfd_decode import decode, max_num_choice, nms
+        from app.core.torch_backend.scrfd_decode import decode, nms
 
         threshold = self.det_thresh if det_thresh is None else float(det_thresh)
         dets, kpss = decode(self, outs, size, det_scale, threshold)

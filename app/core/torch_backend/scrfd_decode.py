@@ -16,6 +16,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from app.core.scrfd_rules import nms as host_nms
+
 if TYPE_CHECKING:
     from app.core.torch_backend.scrfd import TorchSCRFD
 
@@ -54,27 +56,10 @@ def _greedy(suppressed_by: np.ndarray) -> list[int]:
     return keep
 
 
-def _host_nms(dets: np.ndarray, thresh: float) -> list[int]:
-    """insightface's SCRFD.nms, verbatim in effect (for candidate counts too big for one overlap matrix)."""
-    x1, y1, x2, y2, scores = dets[:, 0], dets[:, 1], dets[:, 2], dets[:, 3], dets[:, 4]
-    areas = (x2 - x1 + 1) * (y2 - y1 + 1)
-    order = np.argsort(-scores, kind="stable")
-    keep = []
-    while order.size > 0:
-        i = order[0]
-        keep.append(int(i))
-        w = np.maximum(0.0, np.minimum(x2[i], x2[order[1:]]) - np.maximum(x1[i], x1[order[1:]]) + 1)
-        h = np.maximum(0.0, np.minimum(y2[i], y2[order[1:]]) - np.maximum(y1[i], y1[order[1:]]) + 1)
-        inter = w * h
-        ovr = inter / (areas[i] + areas[order[1:]] - inter)
-        order = order[np.where(ovr <= thresh)[0] + 1]
-    return keep
-
-
 def nms(dets: Tensor, thresh: float, device_max: int) -> list[int]:
     """Indices (into `dets`, sorted best first) that survive NMS."""
     if dets.shape[0] > device_max:
-        return _host_nms(dets.cpu().numpy(), thresh)
+        return host_nms(dets.cpu().numpy(), thresh)
     x1, y1, x2, y2 = dets[:, 0], dets[:, 1], dets[:, 2], dets[:, 3]
     areas = (x2 - x1 + 1) * (y2 - y1 + 1)
     w = torch.clamp(torch.minimum(x2[:, None], x2[None, :]) - torch.maximum(x1[:, None], x1[None, :]) + 1, min=0.0)
@@ -82,18 +67,3 @@ def nms(dets: Tensor, thresh: float, device_max: int) -> list[int]:
     inter = w * h
     overlap = inter / (areas[:, None] + areas[None, :] - inter)
     return _greedy((~(overlap <= thresh)).cpu().numpy())
-
-
-def max_num_choice(det: np.ndarray, kpss: np.ndarray | None, shape: tuple[int, int], max_num: int,
-                   metric: str) -> tuple[np.ndarray, np.ndarray | None]:
-    """insightface's max_num selection: the biggest (metric 'max') or biggest-and-most-central faces."""
-    det = det.astype(np.float32, copy=False)
-    if max_num <= 0 or det.shape[0] <= max_num:
-        return det, kpss
-    area = (det[:, 2] - det[:, 0]) * (det[:, 3] - det[:, 1])
-    centre_y, centre_x = shape[0] // 2, shape[1] // 2
-    offsets = np.vstack([(det[:, 0] + det[:, 2]) / 2 - centre_x, (det[:, 1] + det[:, 3]) / 2 - centre_y])
-    offset_dist_squared = np.sum(np.power(offsets, 2.0), 0)
-    values = area if metric == "max" else area - offset_dist_squared * 2.0
-    chosen = np.argsort(values)[::-1][:max_num]
-    return det[chosen], (kpss[chosen] if kpss is not None else None)
