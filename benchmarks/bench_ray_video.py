@@ -35,6 +35,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from app.cluster import connect  # noqa: E402
+from app.cluster.video import RayVideoOptions, swap_video_on_ray  # noqa: E402
 from app.core.engine import Engine  # noqa: E402
 from app.core.options import SwapOptions  # noqa: E402
 from app.core.processor import FrameProcessor  # noqa: E402
@@ -43,7 +44,6 @@ from app.core.sessions import ModelSet  # noqa: E402
 from app.core.tracker import Tracker  # noqa: E402
 from app.media import EncoderSettings, process_video  # noqa: E402
 from app.media.colour import from_bgr  # noqa: E402
-from app.media.ray_video import RayVideoOptions, swap_video_on_ray  # noqa: E402
 from app.media.swap_job import SwapJob  # noqa: E402
 from benchmarks.bench_video import PAN_PX, RATE, SCALE, SIZE, models_dir  # noqa: E402
 from tests.standins import photos  # noqa: E402

@@ -98,12 +98,12 @@ def run_swap(args: argparse.Namespace, options: SwapOptions) -> int:
 
     require_ray("swap --ray")
     from app.cluster import connect
+    from app.cluster.video import RayVideoOptions, swap_video_on_ray
     from app.commands.video_output import print_summary, progress_bar
     from app.core.image_io import read_image
     from app.core.providers import parse_provider_list
     from app.media import EncoderSettings, probe
     from app.media.formats import container_for
-    from app.media.ray_video import RayVideoOptions, swap_video_on_ray
     from app.media.swap_job import SwapJob
     from app.models.paths import resolve_models_dir
 

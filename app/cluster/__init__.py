@@ -1,6 +1,8 @@
-"""Joining or starting a Ray cluster, for the front ends that scale out (`serve --ray`, `swap --ray`).
+"""Scale-out on Ray, for the front ends that use it (`serve --ray`, `swap --ray`): joining or starting a
+cluster here, long videos in chunks on Ray workers in `app.cluster.video`.
 
-Ray is an optional extra: this module imports it only when asked, and says which extra installs it."""
+Ray is an optional extra: this package sits beside the front ends (nothing in live, media or core imports
+it); this module imports Ray only when asked, and says which extra installs it."""
 
 from __future__ import annotations
 

@@ -13,15 +13,15 @@ import numpy as np
 import pytest
 
 from app.cli import main
+from app.cluster.video import RayVideoOptions, swap_video_on_ray
 from app.core.options import SwapOptions
 from app.core.processor import FrameProcessor
 from app.core.tracker import Tracker
 from app.media import EncoderSettings, Progress, VideoCancelled, process_video
-from app.media.ray_video import RayVideoOptions, swap_video_on_ray
 from app.media.swap_job import SwapJob
+from tests.cluster.ray_helpers import SlowSwapJob
 from tests.media import test_video
 from tests.media.gop_clip import GOP, write_gop_clip
-from tests.media.ray_helpers import SlowSwapJob
 from tests.media.test_video import FRAMES, RATE, inner, leftovers, read_clip
 
 setup = test_video.setup  # the module-scoped fixture: models with the tracking detector, frames, truths
