@@ -14,91 +14,28 @@ model the CPU that detecting back to back would take, while flow keeps the faces
 
 from __future__ import annotations
 
-import logging
-import threading
-import time
+from typing import Any
 
 from app.core.detection import DetectionResult, Detector
-from app.core.types import Face, Frame
-from app.live.latest import LatestBox, Stamped
-from app.live.priority import lower_this_thread
+from app.core.types import Frame
+from app.live.background import BackgroundCalls
+from app.live.latest import Stamped
 
-log = logging.getLogger(__name__)
 
-class AsyncDetector:
+class AsyncDetector(BackgroundCalls[tuple[Frame, Detector], DetectionResult]):
     """A detector thread with a one-slot request box and a one-slot result. start(), then stop()."""
 
     def __init__(self, name: str = "dlc-detector", duty: float = 0.5) -> None:
-        if not 0.0 < duty <= 1.0:
-            raise ValueError(f"a duty cycle is in (0, 1], got {duty}")
-        self.duty = duty
-        self._rest_until = 0.0  # no new request is taken before then (perf_counter seconds)
-        self._requests: LatestBox[tuple[Frame, Detector]] = LatestBox("worker->detector")
-        self._lock = threading.Lock()
-        self._result: DetectionResult | None = None
-        self._outstanding = False  # a request submitted and not yet answered
-        self._stopping = threading.Event()
-        self.thread = threading.Thread(target=self._run, name=name, daemon=True)
-        self.detections = 0
-        self.detect_ms = 0.0
-
-    # -- the worker's side -----------------------------------------------------------------------------
-
-    @property
-    def busy(self) -> bool:
-        """A request is waiting or running, or the thread rests after one (its duty cycle)."""
-        with self._lock:
-            return self._outstanding or time.perf_counter() < self._rest_until
+        super().__init__(name, "worker->detector", duty)
 
     def submit(self, frame: Frame, seq: int, timestamp: float, detect: Detector) -> None:
         """Ask for a detection of `frame`; returns at once. Replaces a request not yet started."""
-        with self._lock:
-            self._outstanding = not self._requests.closed
-            self._requests.put(Stamped((frame, detect), timestamp, seq))
+        self._put((frame, detect), timestamp, seq)
 
-    def poll(self) -> DetectionResult | None:
-        with self._lock:
-            result, self._result = self._result, None
-            return result
+    def _call(self, request: tuple[Frame, Detector]) -> Any:
+        frame, detect = request
+        return detect(frame)
 
-    # -- lifetime --------------------------------------------------------------------------------------
-
-    def start(self) -> None:
-        self.thread.start()
-
-    def stop(self, timeout: float = 2.0) -> bool:
-        """Refuse further requests and wait (up to `timeout` s) for the thread; True when it ended. A
-        detection in progress is finished first, so the bound must exceed one detection."""
-        self._stopping.set()
-        self._requests.close()
-        if self.thread.ident is not None:
-            self.thread.join(max(0.0, timeout))
-        return not self.thread.is_alive()
-
-    # -- the detector thread ---------------------------------------------------------------------------
-
-    def _run(self) -> None:
-        lower_this_thread()  # the camera's threads come first (app/live/priority.py)
-        while not self._stopping.is_set():
-            item = self._requests.get(timeout=0.1)
-            if item is None:
-                if self._requests.closed:
-                    break
-                continue
-            frame, detect = item.value
-            t0 = time.perf_counter()
-            faces: list[Face] = []
-            error: BaseException | None = None
-            try:
-                faces = detect(frame)
-            except BaseException as exc:  # handed to the worker, which fails the session with it
-                error = exc
-            ms = (time.perf_counter() - t0) * 1000.0
-            with self._lock:
-                self._result = DetectionResult(faces, item.seq, item.captured_at, ms, error)
-                self._outstanding = self._requests.peek_waiting() > 0
-                self._rest_until = time.perf_counter() + ms / 1000.0 * (1.0 / self.duty - 1.0)
-                self.detections += 1
-                self.detect_ms += ms
-            if error is not None and not isinstance(error, Exception):
-                break
+    def _answer(self, item: Stamped[tuple[Frame, Detector]], outcome: Any, error: BaseException | None,
+                ms: float) -> DetectionResult:
+        return DetectionResult(outcome if error is None else [], item.seq, item.captured_at, ms, error)
