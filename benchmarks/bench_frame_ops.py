@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import sys
 import time
 from collections.abc import Callable
@@ -31,6 +30,8 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+
+from benchmarks.timing import median_ms
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
@@ -53,17 +54,6 @@ def scene(width: int, height: int, eye_distance: float, faces: int) -> tuple[np.
     points = [((dst - dst.mean(axis=0)) * scale + np.array([cx * width, cy * height])).astype(np.float32)
               for cx, cy in centres]
     return frame, points
-
-
-def median_ms(fn: Callable[[], object], repeats: int, warmup: int = 3) -> float:
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - t0) * 1000.0)
-    return statistics.median(times)
 
 
 def pick_device(name: str) -> str:
@@ -163,13 +153,13 @@ def run(device: str, repeats: int) -> dict[str, object]:
             frame, points = scene(w, h, eye, n)
             captured = paths.transfer.host_frame(frame.shape)  # where a capture would decode to (pinned on CUDA)
             np.copyto(captured, frame)
-            device_ms = median_ms(lambda f=captured, p=points: paths.device_frame(f, p), repeats)  # type: ignore[misc]
-            pageable_ms = median_ms(lambda f=frame, p=points: paths.device_frame(f, p), repeats)  # type: ignore[misc]
+            device_ms = median_ms(lambda f=captured, p=points: paths.device_frame(f, p), repeats, warmup=3)  # type: ignore[misc]
+            pageable_ms = median_ms(lambda f=frame, p=points: paths.device_frame(f, p), repeats, warmup=3)  # type: ignore[misc]
             diff = np.abs(paths.device_frame(frame, points).astype(np.int16) - paths.cpu_frame(frame, points))
             paths.stages = dict.fromkeys(paths.stages, 0.0)
             for _ in range(repeats):
                 paths.device_stages(frame, points)
-            cpu_ms = median_ms(lambda f=frame, p=points: paths.cpu_frame(f, p), repeats)  # type: ignore[misc]
+            cpu_ms = median_ms(lambda f=frame, p=points: paths.cpu_frame(f, p), repeats, warmup=3)  # type: ignore[misc]
             results[f"{case} x{n}"] = {
                 "frame": f"{w}x{h}",
                 "faces": n,

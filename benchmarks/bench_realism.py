@@ -27,28 +27,17 @@ import argparse
 import contextlib
 import io
 import json
-import statistics
 import sys
 import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import cv2
 import numpy as np
 
+from benchmarks.timing import median_ms
+
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def _ms(fn: Callable[[], object], repeats: int) -> float:
-    fn()  # warm-up
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - t0) * 1000.0)
-    return statistics.median(times)
 
 
 def _load(path: Path) -> Any:
@@ -94,30 +83,31 @@ def run(repeats: int, faithful: bool) -> dict[str, Any]:
             np.copyto(out, frame)
             paster.paste(out, swapped, matrix, blend=0.8, mask=mask)
 
-        copy_ms = _ms(lambda: np.copyto(out, frame), repeats)
-        base = _ms(paste, repeats) - copy_ms
+        copy_ms = median_ms(lambda: np.copyto(out, frame), repeats)
+        base = median_ms(paste, repeats) - copy_ms
         rows["paste, default box (baseline)"] = base
         marks = landmarks_106(landmarker, frame, face)
-        rows["landmarks, stand-in 2d106det (crop + plumbing)"] = _ms(
+        rows["landmarks, stand-in 2d106det (crop + plumbing)"] = median_ms(
             lambda: landmarks_106(landmarker, frame, face), repeats)
         if faithful:
             from benchmarks import faithful_models
 
             real_like = _load(faithful_models.build_2d106det())
-            rows["landmarks, faithful 2d106det (~0.44 GMAC)"] = _ms(
+            rows["landmarks, faithful 2d106det (~0.44 GMAC)"] = median_ms(
                 lambda: landmarks_106(real_like, frame, face), repeats)
 
         box, mouth = FaceMaskSpec(), MouthMaskSpec()
         alpha_mouth = maker.alpha(128, matrix, box, mouth, marks)
-        rows["mouth mask: alpha"] = _ms(lambda: maker.alpha(128, matrix, box, mouth, marks), repeats)
-        rows["mouth mask: paste with it, over baseline"] = _ms(lambda: paste(alpha_mouth), repeats) - copy_ms - base
+        rows["mouth mask: alpha"] = median_ms(lambda: maker.alpha(128, matrix, box, mouth, marks), repeats)
+        over = copy_ms + base
+        rows["mouth mask: paste with it, over baseline"] = median_ms(lambda: paste(alpha_mouth), repeats) - over
         ellipse = FaceMaskSpec("ellipse")
         alpha_ellipse = maker.alpha(128, matrix, ellipse, None, marks)
-        rows["ellipse: alpha (cached)"] = _ms(lambda: maker.alpha(128, matrix, ellipse, None, marks), repeats)
-        rows["ellipse: paste with it, over baseline"] = _ms(lambda: paste(alpha_ellipse), repeats) - copy_ms - base
+        rows["ellipse: alpha (cached)"] = median_ms(lambda: maker.alpha(128, matrix, ellipse, None, marks), repeats)
+        rows["ellipse: paste with it, over baseline"] = median_ms(lambda: paste(alpha_ellipse), repeats) - over
         hull = FaceMaskSpec("hull")
-        rows["hull: alpha"] = _ms(lambda: maker.alpha(128, matrix, hull, None, marks), repeats)
-        rows["hull + mouth: alpha"] = _ms(lambda: maker.alpha(128, matrix, hull, mouth, marks), repeats)
+        rows["hull: alpha"] = median_ms(lambda: maker.alpha(128, matrix, hull, None, marks), repeats)
+        rows["hull + mouth: alpha"] = median_ms(lambda: maker.alpha(128, matrix, hull, mouth, marks), repeats)
 
         # Face mapping. A known track costs a look-up; a new one an embedding and a match.
         def embed(f: Any, fc: Face) -> Any:
@@ -130,21 +120,21 @@ def run(repeats: int, faithful: bool) -> dict[str, Any]:
         recognizer = TrackRecognizer[str](embed)
         tracked = [(1, face)]
         recognizer.assign(face_map, frame, tracked)
-        rows["face mapping: known track, per frame"] = _ms(lambda: recognizer.assign(face_map, frame, tracked),
+        rows["face mapping: known track, per frame"] = median_ms(lambda: recognizer.assign(face_map, frame, tracked),
                                                            repeats)
         counter = iter(range(2, 10**9))
 
         def new_track() -> None:
             recognizer.assign(face_map, frame, [(next(counter), face)])
 
-        rows["face mapping: new track (stand-in embedding + match), once"] = _ms(new_track, repeats)
+        rows["face mapping: new track (stand-in embedding + match), once"] = median_ms(new_track, repeats)
         if faithful:
             from benchmarks import faithful_models
 
             rec = _load(faithful_models.build_w600k_r50())
             from app.core.analysis import embed_face
 
-            emb_ms = _ms(lambda: embed_face(rec, frame, face), max(3, repeats // 4))
+            emb_ms = median_ms(lambda: embed_face(rec, frame, face), max(3, repeats // 4))
             rows["face mapping: new track, faithful w600k_r50 embedding, once"] = emb_ms
         results["embeddings_for_new_tracks"] = recognizer.embeddings
     results["per_face_ms"] = {k: round(v, 3) for k, v in rows.items()}

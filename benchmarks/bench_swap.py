@@ -20,18 +20,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from benchmarks.timing import median_ms
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = Path(__file__).parent / "results" / "swap.json"
-
-
-def median_ms(fn, repeats: int) -> float:
-    fn()  # warm-up
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - t0) * 1000.0)
-    return statistics.median(times)
 
 
 def run(repeats: int = 3) -> dict[str, object]:

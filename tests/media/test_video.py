@@ -44,11 +44,12 @@ def write_clip(
     rate: Fraction = RATE,
     audio: str | None = "aac",
     times: list[float] | None = None,
+    x264: dict[str, str] | None = None,
 ) -> float:
     """Encode `frames` (BGR) at `rate` (or at the given `times`, seconds: a variable rate) with a 440 Hz sine
-    track as long as the video; returns the video's length in seconds."""
+    track as long as the video; returns the video's length in seconds. `x264`: the encoder's options."""
     out = av.open(str(path), "w")
-    vs = out.add_stream("libx264", rate=rate, options={"preset": "ultrafast", "crf": "10"})
+    vs = out.add_stream("libx264", rate=rate, options=x264 or {"preset": "ultrafast", "crf": "10"})
     vs.height, vs.width = frames[0].shape[:2]
     vs.pix_fmt = "yuv420p"
     tb = Fraction(1, 90000) if times is not None else 1 / rate
